@@ -1,0 +1,7 @@
+// gmai-vl-r1: run and train GMAI-VL-R1 (Qwen2.5-VL) from Node.js.
+export { Tensor, disposeAll, numel } from './tensor.js';
+export type { Device, Shape } from './tensor.js';
+export type { DType } from './dtype.js';
+export * as ops from './ops/index.js';
+export { runtimeInfo } from './runtime.js';
+export type { Runtime } from './runtime.js';

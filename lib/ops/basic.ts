@@ -1,0 +1,116 @@
+// Typed wrappers over the native foundation ops. Each allocates its output on the inputs'
+// device unless `out` is given, and leaves argument checking to the addon (which names the
+// offending tensor). The autograd tape (training milestone) wraps these same functions.
+import { DType, dtypeCode } from '../dtype.js';
+import { native } from '../native.js';
+import { Shape, Tensor } from '../tensor.js';
+
+type F32 = Tensor<'float32'>;
+type Weight = Tensor<'float32' | 'bfloat16' | 'float16'>;
+
+interface Ops {
+  gemm(a: object, b: object, c: object, opts: object): void;
+  binary(op: number, a: object, b: object, out: object): void;
+  scale(a: object, out: object, scale: number, shift: number): void;
+  swiglu(g: object, u: object, out: object): void;
+  softmax(x: object, out: object, scale: number): void;
+  convert(src: object, dst: object): void;
+  embedding(ids: object, table: object, out: object): void;
+  rmsnorm(x: object, w: object | null, out: object, eps: number, invRms: object | null): void;
+}
+const ops = (): Ops => native() as unknown as Ops;
+
+function outFor(like: Tensor, shape: Shape, out?: F32): F32 {
+  return out ?? Tensor.empty(shape, { dtype: 'float32', device: like.device });
+}
+
+/** Runs `fn(out)`, disposing `out` if the native call throws, so errors leak nothing. */
+function fill<T extends Tensor>(out: T, owned: boolean, fn: (o: T) => void): T {
+  try {
+    fn(out);
+    return out;
+  } catch (e) {
+    if (owned) out.dispose();
+    throw e;
+  }
+}
+
+export interface MatmulOptions {
+  /** `b` is stored [N, K] (a Linear weight [out, in]) instead of [K, N]. */
+  transB?: boolean;
+  bias?: F32;
+  alpha?: number;
+  /** Accumulate: c = alpha·a·b + beta·c (needs `out`). */
+  beta?: number;
+  out?: F32;
+}
+
+/** a [..., M, K] · b → [..., M, N], float32 accumulation; b may be bf16/f16. */
+export function matmul(a: F32, b: Weight, opts: MatmulOptions = {}): F32 {
+  const transB = opts.transB ?? false;
+  if (a.shape.length < 2) throw new RangeError(`matmul: 'a' must have at least 2 dimensions, got [${a.shape.join(', ')}]`);
+  if (b.shape.length < 2) throw new RangeError(`matmul: 'b' must have at least 2 dimensions, got [${b.shape.join(', ')}]`);
+  const n = transB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+  const shape = [...a.shape.slice(0, -1), n];
+  return fill(outFor(a, shape, opts.out), !opts.out, (c) =>
+    ops().gemm(a.handle, b.handle, c.handle, {
+      transB, bias: opts.bias?.handle, alpha: opts.alpha ?? 1, beta: opts.beta ?? 0,
+    }),
+  );
+}
+
+/** x · Wᵀ + bias for a Hugging Face Linear weight W [out, in]. */
+export function linear(x: F32, weight: Weight, bias?: F32, out?: F32): F32 {
+  return matmul(x, weight, { transB: true, bias, out });
+}
+
+const binaryCode = { add: 0, mul: 1, sub: 2, div: 3 } as const;
+function binary(op: keyof typeof binaryCode, a: F32, b: F32, out?: F32): F32 {
+  return fill(outFor(a, a.shape, out), !out, (o) => ops().binary(binaryCode[op], a.handle, b.handle, o.handle));
+}
+/** a + b, where b may be smaller and repeat over a (e.g. one row added to every row). */
+export const add = (a: F32, b: F32, out?: F32): F32 => binary('add', a, b, out);
+export const mul = (a: F32, b: F32, out?: F32): F32 => binary('mul', a, b, out);
+export const sub = (a: F32, b: F32, out?: F32): F32 => binary('sub', a, b, out);
+export const div = (a: F32, b: F32, out?: F32): F32 => binary('div', a, b, out);
+
+/** a · scale + shift */
+export function scale(a: F32, factor: number, shift = 0, out?: F32): F32 {
+  return fill(outFor(a, a.shape, out), !out, (o) => ops().scale(a.handle, o.handle, factor, shift));
+}
+
+/** silu(gate) · up */
+export function swiglu(gate: F32, up: F32, out?: F32): F32 {
+  return fill(outFor(gate, gate.shape, out), !out, (o) => ops().swiglu(gate.handle, up.handle, o.handle));
+}
+
+/** softmax over the last dimension of x·scale. A row of -Infinity gives zeros. */
+export function softmax(x: F32, opts: { scale?: number; out?: F32 } = {}): F32 {
+  return fill(outFor(x, x.shape, opts.out), !opts.out, (o) => ops().softmax(x.handle, o.handle, opts.scale ?? 1));
+}
+
+/**
+ * RMSNorm over the last dimension. With `invRms` ([rows] float32) the per-row
+ * 1/sqrt(mean(x²)+eps) is kept for the backward pass.
+ */
+export function rmsnorm(x: F32, weight: Weight | null, eps: number, opts: { out?: F32; invRms?: F32 } = {}): F32 {
+  return fill(outFor(x, x.shape, opts.out), !opts.out, (o) =>
+    ops().rmsnorm(x.handle, weight?.handle ?? null, o.handle, eps, opts.invRms?.handle ?? null),
+  );
+}
+
+/** Rows of `table` [rows, dim] (f32/bf16/f16) picked by int32 ids, as float32 [n, dim]. */
+export function embedding(ids: Tensor<'int32'>, table: Weight, out?: F32): F32 {
+  if (table.shape.length !== 2) throw new RangeError(`embedding: 'table' must be [rows, dim], got [${table.shape.join(', ')}]`);
+  return fill(outFor(table, [ids.size, table.shape[1]], out), !out, (o) =>
+    ops().embedding(ids.handle, table.handle, o.handle),
+  );
+}
+
+/** Converts between float32, bfloat16 and float16 (and float64 to float32). */
+export function cast<D extends DType>(x: Tensor, dtype: D): Tensor<D> {
+  const out = Tensor.empty(x.shape, { dtype, device: x.device });
+  return fill(out, true, (o) => ops().convert(x.handle, o.handle));
+}
+
+export { dtypeCode };

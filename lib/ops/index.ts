@@ -1,0 +1,2 @@
+// The op layer: typed functions over native kernels. Model code uses only these.
+export * from './basic.js';

@@ -1,0 +1,230 @@
+// JS bindings of the foundation ops. Each binding checks shapes, dtypes and devices (errors
+// name the tensor), then calls the backend of the tensors' device.
+#include "registry.h"
+#include "tensor.h"
+#include "gmai/ops.h"
+
+namespace gmai {
+namespace {
+
+// Calls cpu::op or cuda::op according to the device of `t`.
+template <typename Args>
+void dispatch(Napi::Env env, const TensorHandle* t, void (*cpuFn)(const Context&, const Args&),
+              void (*cudaFn)(const Context&, const Args&), const Args& args) {
+  Context ctx = addonData(env).context();
+  if (t->device() == Device::Cuda) {
+#ifdef GMAI_WITH_CUDA
+    cudaFn(ctx, args);
+    return;
+#else
+    (void)cudaFn;
+    throwError(env, "CUDA tensors need the CUDA build of the addon");
+#endif
+  }
+  cpuFn(ctx, args);
+}
+#ifdef GMAI_WITH_CUDA
+#define GMAI_CALL(env, t, op, args) dispatch(env, t, &cpu::op, &cuda::op, args)
+#else
+#define GMAI_CALL(env, t, op, args) dispatch<decltype(args)>(env, t, &cpu::op, nullptr, args)
+#endif
+
+const TensorHandle* optionalTensor(const Napi::Value& v, const char* name) {
+  return (v.IsUndefined() || v.IsNull()) ? nullptr : tensorArg(v, name);
+}
+
+// gemm(a [.., M, K] f32, b [.., K, N] or [.., N, K] f32/bf16/f16, c [.., M, N] f32,
+//      { transB, alpha, beta, bias })
+// Leading dims of a and c are the batch; b is either shared (2-D) or batched like a.
+Napi::Value gemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* a = tensorArg(info[0], "a");
+  auto* b = tensorArg(info[1], "b");
+  auto* c = tensorArg(info[2], "c");
+  Napi::Object opt = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
+  bool transB = opt.Get("transB").ToBoolean();
+  const TensorHandle* bias = optionalTensor(opt.Get("bias"), "bias");
+  requireDtype(a, "a", {DType::F32});
+  requireDtype(b, "b", {DType::F32, DType::BF16, DType::F16});
+  requireDtype(c, "c", {DType::F32});
+  requireSameDevice({{a, "a"}, {b, "b"}, {c, "c"}, {bias, "bias"}});
+  if (a->shape().size() < 2 || b->shape().size() < 2 || c->shape().size() < 2)
+    throw std::invalid_argument("gemm: 'a', 'b' and 'c' need at least 2 dimensions");
+  auto& as = a->shape(); auto& bs = b->shape();
+  int64_t M = as[as.size() - 2], K = as.back();
+  int64_t bK = transB ? bs.back() : bs[bs.size() - 2], N = transB ? bs[bs.size() - 2] : bs.back();
+  if (bK != K)
+    throw std::invalid_argument("gemm: 'a' is " + shapeString(as) + " but 'b' " + shapeString(bs) +
+                                (transB ? " ([N, K])" : " ([K, N])") + " has K = " + std::to_string(bK));
+  int64_t batch = a->numel() / std::max<int64_t>(M * K, 1);
+  if (M * K == 0) { batch = 1; for (size_t i = 0; i + 2 < as.size(); ++i) batch *= as[i]; }
+  int64_t bBatch = 1; for (size_t i = 0; i + 2 < bs.size(); ++i) bBatch *= bs[i];
+  if (bBatch != 1 && bBatch != batch)
+    throw std::invalid_argument("gemm: 'b' batch " + std::to_string(bBatch) + " does not match 'a' batch " + std::to_string(batch));
+  std::vector<int64_t> cs(as.begin(), as.end() - 1); cs.push_back(N);
+  requireShape(c, "c", cs);
+  if (bias) requireShape(bias, "bias", {N}), requireDtype(bias, "bias", {DType::F32});
+  GemmArgs g;
+  g.batch = batch; g.M = M; g.N = N; g.K = K;
+  g.A = static_cast<const float*>(a->data()); g.lda = K; g.strideA = M * K;
+  g.B = b->data(); g.dtypeB = b->dtype(); g.bTransposed = transB;
+  g.ldb = transB ? K : N; g.strideB = bBatch == 1 ? 0 : K * N;
+  g.C = static_cast<float*>(c->data()); g.ldc = N; g.strideC = M * N;
+  g.bias = bias ? static_cast<const float*>(bias->data()) : nullptr;
+  if (opt.Has("alpha")) g.alpha = opt.Get("alpha").ToNumber().FloatValue();
+  if (opt.Has("beta")) g.beta = opt.Get("beta").ToNumber().FloatValue();
+  if (batch * M * N == 0) return env.Undefined();
+  GMAI_CALL(env, a, gemm, g);
+  return env.Undefined();
+}
+
+void requireSameNumel(const TensorHandle* x, const char* xn, const TensorHandle* y, const char* yn) {
+  if (x->numel() != y->numel())
+    throw std::invalid_argument("tensors '" + std::string(xn) + "' " + shapeString(x->shape()) + " and '" + yn +
+                                "' " + shapeString(y->shape()) + " differ in size");
+}
+
+// binary(op, a, b, out): b broadcasts over a when its size divides a's (e.g. a bias row)
+Napi::Value binary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int op = info[0].As<Napi::Number>().Int32Value();
+  if (op < 0 || op > 3) throw std::invalid_argument("binary: unknown op code");
+  auto* a = tensorArg(info[1], "a"); auto* b = tensorArg(info[2], "b"); auto* out = tensorArg(info[3], "out");
+  for (auto [t, n] : {std::pair{a, "a"}, {b, "b"}, {out, "out"}}) requireDtype(t, n, {DType::F32});
+  requireSameDevice({{a, "a"}, {b, "b"}, {out, "out"}});
+  requireSameNumel(a, "a", out, "out");
+  if (b->numel() == 0 ? a->numel() != 0 : a->numel() % b->numel() != 0)
+    throw std::invalid_argument("binary: 'b' " + shapeString(b->shape()) + " does not broadcast over 'a' " + shapeString(a->shape()));
+  BinaryArgs args; args.op = BinaryOp(op); args.n = a->numel(); args.bCount = b->numel();
+  args.a = static_cast<const float*>(a->data()); args.b = static_cast<const float*>(b->data());
+  args.out = static_cast<float*>(out->data());
+  if (args.n) GMAI_CALL(env, a, binary, args);
+  return env.Undefined();
+}
+
+Napi::Value scale(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* a = tensorArg(info[0], "a"); auto* out = tensorArg(info[1], "out");
+  requireDtype(a, "a", {DType::F32}); requireDtype(out, "out", {DType::F32});
+  requireSameDevice({{a, "a"}, {out, "out"}}); requireSameNumel(a, "a", out, "out");
+  ScaleArgs args; args.n = a->numel(); args.a = static_cast<const float*>(a->data());
+  args.out = static_cast<float*>(out->data());
+  args.scale = info[2].ToNumber().FloatValue(); args.shift = info[3].IsUndefined() ? 0.0f : info[3].ToNumber().FloatValue();
+  if (args.n) GMAI_CALL(env, a, scale, args);
+  return env.Undefined();
+}
+
+Napi::Value swiglu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* g = tensorArg(info[0], "gate"); auto* u = tensorArg(info[1], "up"); auto* out = tensorArg(info[2], "out");
+  for (auto [t, n] : {std::pair{g, "gate"}, {u, "up"}, {out, "out"}}) requireDtype(t, n, {DType::F32});
+  requireSameDevice({{g, "gate"}, {u, "up"}, {out, "out"}});
+  requireSameNumel(g, "gate", u, "up"); requireSameNumel(g, "gate", out, "out");
+  SwigluArgs args; args.n = g->numel(); args.gate = static_cast<const float*>(g->data());
+  args.up = static_cast<const float*>(u->data()); args.out = static_cast<float*>(out->data());
+  if (args.n) GMAI_CALL(env, g, swiglu, args);
+  return env.Undefined();
+}
+
+Napi::Value softmax(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* x = tensorArg(info[0], "x"); auto* out = tensorArg(info[1], "out");
+  requireDtype(x, "x", {DType::F32}); requireDtype(out, "out", {DType::F32});
+  requireSameDevice({{x, "x"}, {out, "out"}}); requireSameNumel(x, "x", out, "out");
+  if (x->shape().empty()) throw std::invalid_argument("softmax: 'x' needs at least one dimension");
+  SoftmaxArgs args; args.cols = x->shape().back(); args.rows = args.cols ? x->numel() / args.cols : 0;
+  args.x = static_cast<const float*>(x->data()); args.out = static_cast<float*>(out->data());
+  args.scale = info[2].IsUndefined() ? 1.0f : info[2].ToNumber().FloatValue();
+  if (x->numel()) GMAI_CALL(env, x, softmax, args);
+  return env.Undefined();
+}
+
+Napi::Value convert(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* src = tensorArg(info[0], "src"); auto* dst = tensorArg(info[1], "dst");
+  requireSameDevice({{src, "src"}, {dst, "dst"}}); requireSameNumel(src, "src", dst, "dst");
+  requireDtype(src, "src", {DType::F32, DType::BF16, DType::F16, DType::F64});
+  if (src->dtype() == DType::F32) requireDtype(dst, "dst", {DType::F32, DType::BF16, DType::F16});
+  else if (src->dtype() != dst->dtype()) requireDtype(dst, "dst", {DType::F32});
+  ConvertArgs args; args.n = src->numel(); args.src = src->data(); args.srcType = src->dtype();
+  args.dst = dst->data(); args.dstType = dst->dtype();
+  if (args.n) GMAI_CALL(env, src, convert, args);
+  return env.Undefined();
+}
+
+// embedding(ids [n] i32, table [rows, dim], out [n, dim] f32)
+Napi::Value embedding(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* ids = tensorArg(info[0], "ids"); auto* table = tensorArg(info[1], "table"); auto* out = tensorArg(info[2], "out");
+  requireDtype(ids, "ids", {DType::I32}); requireDtype(table, "table", {DType::F32, DType::BF16, DType::F16});
+  requireDtype(out, "out", {DType::F32});
+  requireSameDevice({{ids, "ids"}, {table, "table"}, {out, "out"}});
+  if (table->shape().size() != 2) throw std::invalid_argument("embedding: 'table' must be [rows, dim]");
+  int64_t rows = table->shape()[0], dim = table->shape()[1];
+  requireShape(out, "out", {ids->numel(), dim});
+  if (ids->device() == Device::Cpu) {  // ids are validated here so the kernel never reads out of bounds
+    const int32_t* p = static_cast<const int32_t*>(ids->data());
+    for (int64_t i = 0; i < ids->numel(); ++i)
+      if (p[i] < 0 || p[i] >= rows)
+        throw std::invalid_argument("embedding: 'ids'[" + std::to_string(i) + "] = " + std::to_string(p[i]) +
+                                    " is outside the table of " + std::to_string(rows) + " rows");
+  }
+  EmbeddingArgs args; args.count = ids->numel(); args.dim = dim; args.rows = rows;
+  args.ids = static_cast<const int32_t*>(ids->data()); args.table = table->data(); args.tableType = table->dtype();
+  args.out = static_cast<float*>(out->data());
+  if (args.count) GMAI_CALL(env, ids, embedding, args);
+  return env.Undefined();
+}
+
+// rmsnorm(x [.., dim] f32, weight [dim] | null, out, eps, invRms? [rows] f32)
+Napi::Value rmsnorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* x = tensorArg(info[0], "x");
+  const TensorHandle* w = optionalTensor(info[1], "weight");
+  auto* out = tensorArg(info[2], "out");
+  const TensorHandle* inv = optionalTensor(info[4], "invRms");
+  requireDtype(x, "x", {DType::F32}); requireDtype(out, "out", {DType::F32});
+  requireSameDevice({{x, "x"}, {w, "weight"}, {out, "out"}, {inv, "invRms"}});
+  requireSameNumel(x, "x", out, "out");
+  if (x->shape().empty()) throw std::invalid_argument("rmsnorm: 'x' needs at least one dimension");
+  RmsNormArgs args; args.dim = x->shape().back(); args.rows = args.dim ? x->numel() / args.dim : 0;
+  if (w) { requireDtype(w, "weight", {DType::F32, DType::BF16, DType::F16}); requireShape(w, "weight", {args.dim}); }
+  if (inv) { requireDtype(inv, "invRms", {DType::F32}); requireShape(inv, "invRms", {args.rows}); }
+  args.x = static_cast<const float*>(x->data()); args.weight = w ? w->data() : nullptr;
+  args.weightType = w ? w->dtype() : DType::F32; args.out = static_cast<float*>(out->data());
+  args.invRms = inv ? static_cast<float*>(inv->data()) : nullptr;
+  args.eps = info[3].ToNumber().FloatValue();
+  if (x->numel()) GMAI_CALL(env, x, rmsnorm, args);
+  return env.Undefined();
+}
+
+Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  const CpuFeatures& f = cpuFeatures();
+  o.Set("cpuIsa", cpuIsaName(f.isa));
+  o.Set("avx512bf16", f.avx512bf16);
+  o.Set("threads", addonData(env).pool->size());
+#ifdef GMAI_WITH_CUDA
+  o.Set("cuda", true);
+#else
+  o.Set("cuda", false);
+#endif
+  return o;
+}
+
+}  // namespace
+
+GMAI_ADDON_MODULE(ops_api) {
+  exports.Set("gemm", Napi::Function::New(env, gemm, "gemm"));
+  exports.Set("binary", Napi::Function::New(env, binary, "binary"));
+  exports.Set("scale", Napi::Function::New(env, scale, "scale"));
+  exports.Set("swiglu", Napi::Function::New(env, swiglu, "swiglu"));
+  exports.Set("softmax", Napi::Function::New(env, softmax, "softmax"));
+  exports.Set("convert", Napi::Function::New(env, convert, "convert"));
+  exports.Set("embedding", Napi::Function::New(env, embedding, "embedding"));
+  exports.Set("rmsnorm", Napi::Function::New(env, rmsnorm, "rmsnorm"));
+  exports.Set("runtimeInfo", Napi::Function::New(env, runtimeInfo, "runtimeInfo"));
+}
+
+}  // namespace gmai

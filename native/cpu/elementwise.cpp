@@ -1,0 +1,102 @@
+// Elementwise CPU kernels: binary ops with row broadcast, scale, SwiGLU, softmax, dtype
+// conversion, embedding gather. Plain loops; the compiler vectorises them per ISA clone.
+#include <cmath>
+#include <cstring>
+
+#include "gmai/ops.h"
+#include "simd.h"
+
+namespace gmai::cpu {
+
+namespace {
+constexpr int64_t kGrain = 1 << 14;  // elements per task: below this, threading costs more
+
+GMAI_MULTIVERSION void binaryRange(BinaryOp op, const float* a, const float* b, float* out,
+                                   int64_t begin, int64_t end, int64_t bCount) {
+  // Walk in runs that stay inside one period of b so the inner loop has no modulo.
+  int64_t i = begin;
+  while (i < end) {
+    int64_t j = i % bCount, run = std::min(end - i, bCount - j);
+    const float* bb = b + j; const float* aa = a + i; float* oo = out + i;
+    switch (op) {
+      case BinaryOp::Add: for (int64_t k = 0; k < run; ++k) oo[k] = aa[k] + bb[k]; break;
+      case BinaryOp::Mul: for (int64_t k = 0; k < run; ++k) oo[k] = aa[k] * bb[k]; break;
+      case BinaryOp::Sub: for (int64_t k = 0; k < run; ++k) oo[k] = aa[k] - bb[k]; break;
+      case BinaryOp::Div: for (int64_t k = 0; k < run; ++k) oo[k] = aa[k] / bb[k]; break;
+    }
+    i += run;
+  }
+}
+
+GMAI_MULTIVERSION void swigluRange(const float* g, const float* u, float* out, int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+GMAI_MULTIVERSION void softmaxRow(const float* x, float* y, int64_t cols, float scale) {
+  float m = -INFINITY;
+  for (int64_t j = 0; j < cols; ++j) m = std::max(m, x[j] * scale);
+  if (m == -INFINITY) {  // fully masked row: define the result as zeros, not NaN
+    for (int64_t j = 0; j < cols; ++j) y[j] = 0.0f;
+    return;
+  }
+  float sum = 0.0f;
+  for (int64_t j = 0; j < cols; ++j) { y[j] = std::exp(x[j] * scale - m); sum += y[j]; }
+  float inv = 1.0f / sum;
+  for (int64_t j = 0; j < cols; ++j) y[j] *= inv;
+}
+
+GMAI_MULTIVERSION void convertRange(const void* src, DType st, void* dst, DType dt, int64_t begin, int64_t end) {
+  if (st == dt) {
+    size_t es = dtypeSize(st);
+    std::memcpy(static_cast<char*>(dst) + begin * es, static_cast<const char*>(src) + begin * es, (end - begin) * es);
+    return;
+  }
+  if (dt == DType::F32) {
+    float* o = static_cast<float*>(dst);
+    if (st == DType::BF16) { auto s = static_cast<const uint16_t*>(src); for (int64_t i = begin; i < end; ++i) o[i] = bf16ToF32(s[i]); }
+    else if (st == DType::F16) { auto s = static_cast<const uint16_t*>(src); for (int64_t i = begin; i < end; ++i) o[i] = f16ToF32(s[i]); }
+    else if (st == DType::F64) { auto s = static_cast<const double*>(src); for (int64_t i = begin; i < end; ++i) o[i] = float(s[i]); }
+    return;
+  }
+  auto s = static_cast<const float*>(src);  // remaining cases: from float32
+  auto o = static_cast<uint16_t*>(dst);
+  if (dt == DType::BF16) for (int64_t i = begin; i < end; ++i) o[i] = f32ToBf16(s[i]);
+  else if (dt == DType::F16) for (int64_t i = begin; i < end; ++i) o[i] = f32ToF16(s[i]);
+}
+}  // namespace
+
+void binary(const Context& ctx, const BinaryArgs& a) {
+  ctx.pool->parallelFor(a.n, kGrain, [&](int64_t b, int64_t e) { binaryRange(a.op, a.a, a.b, a.out, b, e, a.bCount); });
+}
+
+void scale(const Context& ctx, const ScaleArgs& a) {
+  ctx.pool->parallelFor(a.n, kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) a.out[i] = a.a[i] * a.scale + a.shift;
+  });
+}
+
+void swiglu(const Context& ctx, const SwigluArgs& a) {
+  ctx.pool->parallelFor(a.n, kGrain / 4, [&](int64_t b, int64_t e) { swigluRange(a.gate, a.up, a.out, b, e); });
+}
+
+void softmax(const Context& ctx, const SoftmaxArgs& a) {
+  int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(a.cols, 1));
+  ctx.pool->parallelFor(a.rows, grain, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) softmaxRow(a.x + r * a.cols, a.out + r * a.cols, a.cols, a.scale);
+  });
+}
+
+void convert(const Context& ctx, const ConvertArgs& a) {
+  ctx.pool->parallelFor(a.n, kGrain, [&](int64_t b, int64_t e) { convertRange(a.src, a.srcType, a.dst, a.dstType, b, e); });
+}
+
+void embedding(const Context& ctx, const EmbeddingArgs& a) {
+  ctx.pool->parallelFor(a.count, std::max<int64_t>(1, kGrain / std::max<int64_t>(a.dim, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const char* row = static_cast<const char*>(a.table) + a.ids[i] * a.dim * int64_t(dtypeSize(a.tableType));
+      convertRange(row, a.tableType, a.out + i * a.dim, DType::F32, 0, a.dim);
+    }
+  });
+}
+
+}  // namespace gmai::cpu
