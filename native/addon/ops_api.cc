@@ -1,33 +1,10 @@
 // JS bindings of the foundation ops. Each binding checks shapes, dtypes and devices (errors
 // name the tensor), then calls the backend of the tensors' device.
-#include "registry.h"
-#include "tensor.h"
+#include "dispatch.h"
 #include "gmai/ops.h"
 
 namespace gmai {
 namespace {
-
-// Calls cpu::op or cuda::op according to the device of `t`.
-template <typename Args>
-void dispatch(Napi::Env env, const TensorHandle* t, void (*cpuFn)(const Context&, const Args&),
-              void (*cudaFn)(const Context&, const Args&), const Args& args) {
-  Context ctx = addonData(env).context();
-  if (t->device() == Device::Cuda) {
-#ifdef GMAI_WITH_CUDA
-    cudaFn(ctx, args);
-    return;
-#else
-    (void)cudaFn;
-    throwError(env, "CUDA tensors need the CUDA build of the addon");
-#endif
-  }
-  cpuFn(ctx, args);
-}
-#ifdef GMAI_WITH_CUDA
-#define GMAI_CALL(env, t, op, args) dispatch(env, t, &cpu::op, &cuda::op, args)
-#else
-#define GMAI_CALL(env, t, op, args) dispatch<decltype(args)>(env, t, &cpu::op, nullptr, args)
-#endif
 
 const TensorHandle* optionalTensor(const Napi::Value& v, const char* name) {
   return (v.IsUndefined() || v.IsNull()) ? nullptr : tensorArg(v, name);
