@@ -139,8 +139,9 @@ Napi::Value embedding(const Napi::CallbackInfo& info) {
   if (table->shape().size() != 2) throw std::invalid_argument("embedding: 'table' must be [rows, dim]");
   int64_t rows = table->shape()[0], dim = table->shape()[1];
   requireShape(out, "out", {ids->numel(), dim});
-  if (ids->device() == Device::Cpu) {  // ids are validated here so the kernel never reads out of bounds
-    const int32_t* p = static_cast<const int32_t*>(ids->data());
+  {  // ids are validated here so the kernel never reads out of bounds
+    std::vector<char> bytes = hostBytes(ids);
+    const int32_t* p = reinterpret_cast<const int32_t*>(bytes.data());
     for (int64_t i = 0; i < ids->numel(); ++i)
       if (p[i] < 0 || p[i] >= rows)
         throw std::invalid_argument("embedding: 'ids'[" + std::to_string(i) + "] = " + std::to_string(p[i]) +
