@@ -95,6 +95,11 @@ export function readHeaderLength(file: string, prefix: Uint8Array, fileBytes: nu
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Sets an own property, so that a key such as "__proto__" stays a plain entry. */
+export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /**
@@ -116,7 +121,7 @@ export function parseHeader(file: string, headerBytes: Uint8Array, dataBytes: nu
   }
   if (!isPlainObject(json)) throw new SafetensorsError(file, 'header JSON is not an object');
 
-  let metadata: Record<string, string> = Object.create(null);
+  let metadata: Record<string, string> = {};
   const entries = new Map<string, TensorEntry>();
   for (const [name, raw] of Object.entries(json)) {
     if (name === '__metadata__') metadata = parseMetadata(file, raw);
@@ -127,12 +132,12 @@ export function parseHeader(file: string, headerBytes: Uint8Array, dataBytes: nu
 }
 
 function parseMetadata(file: string, raw: unknown): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
+  const out: Record<string, string> = {};
   if (raw === null) return out;  // the reference library reads null as "no metadata"
   if (!isPlainObject(raw)) throw new SafetensorsError(file, '__metadata__ is not an object of strings');
   for (const [k, v] of Object.entries(raw)) {
     if (typeof v !== 'string') throw new SafetensorsError(file, `__metadata__ value '${k}' is not a string`);
-    out[k] = v;
+    setOwn(out, k, v);
   }
   return out;
 }

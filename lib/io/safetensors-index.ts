@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 
 import type { Tensor } from '../tensor.js';
-import { SafetensorsError } from './safetensors-header.js';
+import { SafetensorsError, setOwn } from './safetensors-header.js';
 import type { SafetensorsReader, TensorInfo } from './safetensors.js';
 
 type OpenShard = (path: string) => SafetensorsReader;
@@ -47,11 +47,11 @@ function readIndex(indexPath: string): ParsedIndex {
     weightMap.set(name, s);
   }
   // HF writes numbers here (total_size); keep every scalar, as a string.
-  const metadata: Record<string, string> = Object.create(null);
+  const metadata: Record<string, string> = {};
   if (json.metadata !== undefined && json.metadata !== null) {
     if (!isObject(json.metadata)) fail('index "metadata" is not an object');
     for (const [k, v] of Object.entries(json.metadata as object)) {
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') metadata[k] = String(v);
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') setOwn(metadata, k, String(v));
     }
   }
   return { metadata, weightMap };

@@ -16,7 +16,7 @@ import { MAX_DIMS, Tensor } from '../tensor.js';
 import { writeFileAtomic } from './atomic.js';
 import {
   FILE_DTYPE_OF, ParsedHeader, SafetensorsError, TensorEntry, WRITE_ORDER,
-  parseHeader, readHeaderLength, unsupportedDtypeMessage,
+  parseHeader, readHeaderLength, setOwn, unsupportedDtypeMessage,
 } from './safetensors-header.js';
 import { openSafetensorsIndex } from './safetensors-index.js';
 
@@ -208,13 +208,14 @@ function planFile(path: string, tensors: TensorMap, metadata?: Record<string, st
   if (metadata !== undefined) {
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) fail('metadata must be an object of strings');
     for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') fail(`metadata value '${k}' is not a string`);
-    // defineProperty: a key like "__proto__" must become a plain entry, not a prototype.
-    Object.defineProperty(json, '__metadata__', { value: { ...metadata }, enumerable: true });
+    const copy: Record<string, string> = {};
+    for (const [k, v] of Object.entries(metadata)) setOwn(copy, k, v);
+    setOwn(json, '__metadata__', copy);
   }
   let offset = 0;
   for (const { name, tensor, fileDtype } of list) {
     const entry = { dtype: fileDtype, shape: [...tensor.shape], data_offsets: [offset, offset + tensor.byteLength] };
-    Object.defineProperty(json, name, { value: entry, enumerable: true });
+    setOwn(json, name, entry);  // own property even for a tensor named __proto__
     offset += tensor.byteLength;
   }
   const text = JSON.stringify(json);
