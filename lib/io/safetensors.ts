@@ -98,22 +98,33 @@ export class SafetensorsFile implements SafetensorsReader {
       throw new SafetensorsError(this.path, `tensor '${name}' has ${e.shape.length} dimensions; at most ${MAX_DIMS} are supported`, name);
     }
     const map = this.#mapping(name);
+    try {
+      return this.#read(map, e, dtype);
+    } catch (err) {
+      // e.g. a shape the addon refuses: say which file and tensor it came from
+      throw new SafetensorsError(this.path, `tensor '${name}' could not be read: ${(err as Error).message}`, name, { cause: err });
+    }
+  }
+
+  #read(map: Handle, e: TensorEntry, dtype: DType): Tensor {
     const at = this.#dataStart + e.begin;
     if (at % dtypeBytes[dtype] === 0) {
-      // The mapping is page-aligned, so the file offset decides the alignment.
+      // The mapping is page-aligned, so the file offset decides the alignment: zero copy.
       return new Tensor(native().view(map, at, e.shape, dtypeCode[dtype]), dtype, e.shape, 'cpu');
     }
     const bytes = native().view(map, at, [e.end - e.begin]);
-    const out = Tensor.empty(e.shape, { dtype });
     try {
-      native().copy(out.handle, bytes);
-    } catch (err) {
-      out.dispose();
-      throw err;
+      const out = Tensor.empty(e.shape, { dtype });
+      try {
+        native().copy(out.handle, bytes);
+      } catch (err) {
+        out.dispose();
+        throw err;
+      }
+      return out;
     } finally {
       native().dispose(bytes);
     }
-    return out;
   }
 
   close(): void {
