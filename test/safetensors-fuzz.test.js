@@ -10,7 +10,7 @@ import { SafetensorsError, Tensor, openSafetensors, saveSafetensors } from '../d
 import { freshSeed, rng } from './helpers.js';
 import { rawFile, splitFile, tempDir } from './safetensors-helpers.js';
 
-const ITERATIONS = 10000;
+const ITERATIONS = 5000;
 const DTYPES = ['F64', 'F32', 'F16', 'BF16', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL', 'U32', 'F8_E4M3', 'F128', 'f32', '', 7, null];
 
 async function baseFiles(tmp, r) {
