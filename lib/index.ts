@@ -5,3 +5,7 @@ export type { DType } from './dtype.js';
 export * as ops from './ops/index.js';
 export { runtimeInfo } from './runtime.js';
 export type { Runtime } from './runtime.js';
+export { openSafetensors, saveSafetensors, SafetensorsError } from './io/safetensors.js';
+export type { SafetensorsReader, TensorInfo, TensorMap } from './io/safetensors.js';
+export { writeFileAtomic } from './io/atomic.js';
+export type { AtomicData } from './io/atomic.js';
