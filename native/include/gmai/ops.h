@@ -19,3 +19,4 @@
 #include "gmai/ops/gemm.h"
 #include "gmai/ops/elementwise.h"
 #include "gmai/ops/norm.h"
+#include "gmai/ops/sampling.h"
