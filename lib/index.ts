@@ -5,3 +5,7 @@ export type { DType } from './dtype.js';
 export * as ops from './ops/index.js';
 export { runtimeInfo } from './runtime.js';
 export type { Runtime } from './runtime.js';
+export { parseAnswer, extractLetter, isR1Format } from './infer/answer.js';
+export type { ParsedAnswer, ParseOptions } from './infer/answer.js';
+export * as rewards from './train/rewards.js';
+export { accuracyReward, formatReward } from './train/rewards.js';
