@@ -89,9 +89,12 @@ export function extractLetter(answer: string, opts: ParseOptions = {}): string |
   }
   const lead = LETTER_THEN_TEXT.exec(s);
   if (lead && allowed(lead[1])) {
-    // With options, "B. Pneumonia" must name option B's text (or a prefix of it) to count.
+    // With options, "B. Pneumonia" must name option B's text (or a prefix of it): a letter
+    // with another option's text contradicts itself and names nothing.
     const text = options.get(lead[1]);
-    if (!text || normaliseText(text).startsWith(normaliseText(lead[2])) || normaliseText(lead[2]).startsWith(normaliseText(text))) return lead[1];
+    if (!text) return lead[1];
+    const said = normaliseText(lead[2]), want = normaliseText(text);
+    return want.startsWith(said) || said.startsWith(want) ? lead[1] : null;
   }
   const named = [...s.matchAll(NAMED_LETTER)].map((m) => m[1]).filter(allowed);
   if (named.length) return named[named.length - 1];  // the last statement is the conclusion
