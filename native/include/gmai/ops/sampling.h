@@ -10,8 +10,8 @@
 //   5. top-p (p < 1): keep the most likely tokens until the mass before a token reaches p
 //   6. min-p (m > 0): keep tokens whose probability is >= m * the top probability
 // then one draw u = Philox(seed; stream, step) in [0, 1) by inverse CDF over the kept tokens
-// in descending-logit order (ids ascending among ties), or in id order when nothing was cut
-// by top-p / min-p.
+// in a fixed order: ids ascending, except that the bucket where top-p cuts comes last, in
+// descending logit order (ids ascending among ties).
 namespace gmai {
 
 enum class SampleStatus : int32_t { Ok = 0, NanLogit = 1, PosInfLogit = 2, AllMasked = 3 };
