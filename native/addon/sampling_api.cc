@@ -7,18 +7,10 @@
 
 #include "gmai/ops.h"
 #include "../cpu/philox.h"  // for the known-answer test hook
-#include "registry.h"
-#include "tensor.h"
+#include "dispatch.h"
 
 namespace gmai {
 namespace {
-
-// Same device dispatch as ops_api.cc; CPU-only until the CUDA backend has a sampler.
-void dispatchSample(Napi::Env env, const TensorHandle* t, const SampleArgs& args) {
-  if (t->device() == Device::Cuda) throwError(env, "sample: CUDA tensors are not supported by this build yet");
-  Context ctx = addonData(env).context();
-  cpu::sample(ctx, args);
-}
 
 std::string rowName(int64_t r) { return "row " + std::to_string(r); }
 
@@ -152,7 +144,7 @@ Napi::Value sample(const Napi::CallbackInfo& info) {
   args.rawLogprobs = static_cast<float*>(raw->data());
   args.status = status.data();
   if (rows == 0) return env.Undefined();
-  dispatchSample(env, logits, args);
+  GMAI_CALL_CPU_ONLY(env, logits, sample, args);
 
   for (int64_t r = 0; r < rows; ++r) {
     switch (SampleStatus(status[size_t(r)])) {
