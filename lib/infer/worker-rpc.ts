@@ -1,8 +1,8 @@
 // Request/response and streaming calls between the main thread and a worker thread.
 // The model lives in a worker so that generation never blocks the host's event loop; this
 // file is the transport only: it knows nothing about models.
-import { pushIterator } from './push-iterator.js';
 import { MessagePort, Worker, isMainThread, parentPort, type TransferListItem } from 'node:worker_threads';
+import { pushIterator } from './push-iterator.js';
 
 type Request = { id: number; method: string; args: unknown[] } | { id: number; abort: true };
 type Reply =
