@@ -22,3 +22,4 @@
 #include "gmai/ops/attention.h"
 #include "gmai/ops/indexing.h"
 #include "gmai/ops/sampling.h"
+#include "gmai/ops/resize.h"
