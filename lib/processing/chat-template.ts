@@ -14,25 +14,28 @@ export interface ChatMessage {
   content: string | ContentPart[];
 }
 
-/** Qwen2-VL's chat format, written for this package (default system prompt, image markers). */
+/**
+ * Qwen2-VL's chat format, written for this package (default system prompt, image markers).
+ * No whitespace control: the newlines in the literal text are part of the format.
+ */
 export const BUILTIN_QWEN2_VL_TEMPLATE = [
-  "{%- for message in messages -%}",
-  "{%- if loop.first and message['role'] != 'system' -%}",
+  "{% for message in messages %}",
+  "{% if loop.first and message['role'] != 'system' %}",
   "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n",
-  "{%- endif -%}",
+  "{% endif %}",
   "<|im_start|>{{ message['role'] }}\n",
-  "{%- if message['content'] is string -%}",
+  "{% if message['content'] is string %}",
   "{{ message['content'] }}",
-  "{%- else -%}",
-  "{%- for part in message['content'] -%}",
-  "{%- if part['type'] == 'image' -%}<|vision_start|><|image_pad|><|vision_end|>",
-  "{%- elif part['type'] == 'text' -%}{{ part['text'] }}",
-  "{%- endif -%}",
-  "{%- endfor -%}",
-  "{%- endif -%}",
+  "{% else %}",
+  "{% for part in message['content'] %}",
+  "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>",
+  "{% elif part['type'] == 'text' %}{{ part['text'] }}",
+  "{% endif %}",
+  "{% endfor %}",
+  "{% endif %}",
   "<|im_end|>\n",
-  "{%- endfor -%}",
-  "{%- if add_generation_prompt -%}<|im_start|>assistant\n{%- endif -%}",
+  "{% endfor %}",
+  "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}",
 ].join('');
 
 /** The template text of a model folder, and where it came from. */
