@@ -206,8 +206,10 @@ export class Session implements Disposable {
   async step(tokenId: number): Promise<Float32Array> {
     if (!this.#prefilled) throw new Error('step() before prefill(): run the prompt first');
     const model = this.model;
-    const ids = checkTokenIds([tokenId], model.config.text.vocabSize, 'tokenId');
-    if (ids[0] === model.config.tokens.image) throw new Error(`tokenId ${tokenId} is the image token; images go through prefill()`);
+    const vocab = model.config.text.vocabSize;
+    if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= vocab) throw new RangeError(`tokenId ${tokenId} is not a token id in [0, ${vocab})`);
+    const ids = Int32Array.of(tokenId);
+    if (tokenId === model.config.tokens.image) throw new Error(`tokenId ${tokenId} is the image token; images go through prefill()`);
     const positions = decodePositionIds(this.cache.length, 1, this.#ropeDeltas);
     using x = embedTokens(model.weights.text, ids);
     using normed = decode(model.weights.text, model.config.text, x, positions, this.cache);
