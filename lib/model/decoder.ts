@@ -2,18 +2,16 @@
 // substituted, pre-norm GQA attention with q/k/v biases, SwiGLU MLP, final RMSNorm, lm_head.
 // Every forward goes through the KV cache: a full forward is a prefill into a fresh cache.
 import { attention, rope, scatterRows } from '../ops/attention.js';
-import { embedding, linear, matmul, rmsnorm, swiglu } from '../ops/basic.js';
+import { embedding, linear, rmsnorm, swiglu } from '../ops/basic.js';
 import { native } from '../native.js';
 import { Tensor } from '../tensor.js';
 import type { TextConfig } from './config.js';
 import type { KvCache } from './kv-cache.js';
+import { addLinear } from './residual.js';
 import { mropeCosSin } from './rope-index.js';
 import type { Trace } from './vision.js';
-import type { DecoderLayerWeights, F32, Linear, TextWeights } from './weights.js';
+import type { DecoderLayerWeights, F32, TextWeights } from './weights.js';
 
-function addLinear(out: F32, x: F32, w: Linear): void {
-  matmul(x, w.weight, { transB: true, bias: w.bias, beta: 1, out });
-}
 
 /**
  * Token embeddings [seq, hidden]; when `image` is given, its rows replace the rows at
@@ -40,21 +38,28 @@ function layer(x: F32, w: DecoderLayerWeights, cfg: TextConfig, cos: F32, sin: F
     using h = rmsnorm(x, w.inputNorm, cfg.rmsNormEps);
     using q0 = linear(h, w.q.weight, w.q.bias);
     using k0 = linear(h, w.k.weight, w.k.bias);
-    using q = rope(q0.reshape([n, cfg.numHeads, cfg.headDim]), cos, sin);
-    using k = rope(k0.reshape([n, cfg.numKvHeads, cfg.headDim]), cos, sin);
-    const slot = cache.slot(i, n);
-    try {
-      native().copy(slot.k.handle, k.handle);
-      linear(h, w.v.weight, w.v.bias, slot.v.reshape([n, cfg.numKvHeads * cfg.headDim]));
-    } finally {
-      slot.k.dispose();
-      slot.v.dispose();
+    using q3 = q0.reshape([n, cfg.numHeads, cfg.headDim]);
+    using k3 = k0.reshape([n, cfg.numKvHeads, cfg.headDim]);
+    using q = rope(q3, cos, sin);
+    using k = rope(k3, cos, sin);
+    // This step's K (rotated) and V go into the cache rows [cache.length, cache.length + n).
+    {
+      const slot = cache.slot(i, n);
+      try {
+        using v2 = slot.v.reshape([n, cfg.numKvHeads * cfg.headDim]);
+        native().copy(slot.k.handle, k.handle);
+        linear(h, w.v.weight, w.v.bias, v2);
+      } finally {
+        slot.k.dispose();
+        slot.v.dispose();
+      }
     }
     const kv = cache.prefix(i, total);
     try {
       // Causal with the queries aligned to the end of the keys (bottom-right).
       using a = attention(q, kv.k, kv.v, { causal: true });
-      addLinear(x, a.reshape([n, cfg.numHeads * cfg.headDim]), w.o);
+      using a2 = a.reshape([n, cfg.numHeads * cfg.headDim]);
+      addLinear(x, a2, w.o);
     } finally {
       kv.k.dispose();
       kv.v.dispose();

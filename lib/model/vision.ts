@@ -2,12 +2,13 @@
 // attention, full attention at fullatt_block_indexes) → patch merger → rows back in raster
 // order. Index bookkeeping lives in vision-layout.ts; this file only runs ops.
 import { attention, gatherRows, gelu, rope } from '../ops/attention.js';
-import { linear, matmul, rmsnorm, swiglu } from '../ops/basic.js';
+import { linear, rmsnorm, swiglu } from '../ops/basic.js';
 import { Tensor, disposeAll } from '../tensor.js';
 import type { VisionConfig } from './config.js';
+import { addLinear } from './residual.js';
 import type { Grid } from './rope-index.js';
 import { cosSinOf, expandGroups, inversePermutation, rotaryAngles, windowLayout } from './vision-layout.js';
-import type { F32, Linear, VisionBlockWeights, VisionWeights } from './weights.js';
+import type { F32, VisionBlockWeights, VisionWeights } from './weights.js';
 
 /** HF's vision RMSNorms use a fixed eps, not the config's rms_norm_eps. */
 const VISION_NORM_EPS = 1e-6;
@@ -15,23 +16,23 @@ const VISION_NORM_EPS = 1e-6;
 /** Receives intermediate tensors by golden-reference name (debugging and tests). */
 export type Trace = (name: string, t: F32) => void;
 
-/** out += x·Wᵀ + b, in place (the GEMM accumulates with beta = 1). */
-function addLinear(out: F32, x: F32, w: Linear): void {
-  matmul(x, w.weight, { transB: true, bias: w.bias, beta: 1, out });
-}
-
 function block(x: F32, w: VisionBlockWeights, cfg: VisionConfig, cos: F32, sin: F32, cuSeqlens: Int32Array): void {
   const n = x.shape[0];
   const shape = [n, cfg.numHeads, cfg.headDim];
   {
     using h = rmsnorm(x, w.norm1, VISION_NORM_EPS);
+    // Linear outputs [n, hidden] viewed as [n, heads, head_dim] for rope and attention.
     using q0 = linear(h, w.q.weight, w.q.bias);
     using k0 = linear(h, w.k.weight, w.k.bias);
-    using v = linear(h, w.v.weight, w.v.bias);
-    using q = rope(q0.reshape(shape), cos, sin);
-    using k = rope(k0.reshape(shape), cos, sin);
-    using a = attention(q, k, v.reshape(shape), { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens });
-    addLinear(x, a.reshape([n, cfg.hiddenSize]), w.proj);
+    using v0 = linear(h, w.v.weight, w.v.bias);
+    using q3 = q0.reshape(shape);
+    using k3 = k0.reshape(shape);
+    using v = v0.reshape(shape);
+    using q = rope(q3, cos, sin);
+    using k = rope(k3, cos, sin);
+    using a = attention(q, k, v, { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens });
+    using a2 = a.reshape([n, cfg.hiddenSize]);
+    addLinear(x, a2, w.proj);
   }
   using h = rmsnorm(x, w.norm2, VISION_NORM_EPS);
   using g = linear(h, w.gate.weight, w.gate.bias);

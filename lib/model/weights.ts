@@ -111,7 +111,9 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
         throw new Error(`missing tensor for '${c}' in ${file}${hint}`);
       }
     }
-    const stored = source.get(byCanonical.get('text.embed_tokens.weight')!).dtype;
+    const probe = source.get(byCanonical.get('text.embed_tokens.weight')!);
+    const stored = probe.dtype;
+    probe.dispose();
     const dtype: WeightDType = opts.dtype ?? (stored === 'bfloat16' ? 'bfloat16' : 'float32');
     let loaded = 0;
     const total = expected.size;
