@@ -31,10 +31,15 @@ test('nested layout (text_config) parses to the same values', (t) => {
   t.deepEqual({ ...b, layout: 'flat' }, a);
 });
 
-test('rope_scaling: hub spelling {type: mrope} is accepted', (t) => {
+test('rope_scaling: hub spelling {type: mrope}, and transformers 5 rope_parameters', (t) => {
   const cfg = flat();
   cfg.rope_scaling = { type: 'mrope', mrope_section: [2, 3, 3] };
   t.deepEqual(parseConfig(cfg).text.mropeSection, [2, 3, 3]);
+  const v5 = flat();
+  delete v5.rope_scaling;
+  delete v5.rope_theta;
+  v5.rope_parameters = { rope_type: 'default', rope_theta: 5e5, mrope_section: [2, 3, 3] };
+  t.like(parseConfig(v5).text, { ropeTheta: 5e5, mropeSection: [2, 3, 3] });
   cfg.rope_scaling = { type: 'yarn', factor: 4 };
   t.throws(() => parseConfig(cfg), { message: /rope_scaling type 'yarn'/ });
 });

@@ -132,19 +132,30 @@ function requireSilu(r: FieldReader, name: string): void {
   if (act !== 'silu') throw new Error(`${name} '${act}' is not supported (only 'silu' is), in the config`);
 }
 
-/** `rope_scaling.mrope_section`, accepting `{type: "mrope"}` and `{rope_type: "default"}` spellings. */
-function parseMropeSection(r: FieldReader, headDim: number, file: string): number[] {
-  const rs = r.child('rope_scaling');
+/**
+ * `mrope_section` from `rope_scaling` (spelled `{type: "mrope"}` on the hub, `{rope_type:
+ * "default"}` once saved by transformers) or, in transformers 5, from `rope_parameters`.
+ */
+function parseMropeSection(readers: FieldReader[], headDim: number, file: string): number[] {
+  const field = readers.some((r) => r.has('rope_scaling')) ? 'rope_scaling' : 'rope_parameters';
+  const rs = firstWith(readers, field).child(field);
   const kind = rs.has('rope_type') ? rs.raw('rope_type') : rs.raw('type');
   if (kind !== undefined && kind !== 'mrope' && kind !== 'default') {
-    throw new Error(`rope_scaling type '${String(kind)}' in ${file} is not supported (expected 'mrope' or 'default' with mrope_section)`);
+    throw new Error(`${field} type '${String(kind)}' in ${file} is not supported (expected 'mrope' or 'default' with mrope_section)`);
   }
   const section = rs.intList('mrope_section');
   const sum = section.reduce((a, b) => a + b, 0);
   if (section.length !== 3 || sum !== headDim / 2) {
-    throw new Error(`rope_scaling.mrope_section ${JSON.stringify(section)} in ${file} must have 3 entries summing to head_dim/2 = ${headDim / 2}`);
+    throw new Error(`${field}.mrope_section ${JSON.stringify(section)} in ${file} must have 3 entries summing to head_dim/2 = ${headDim / 2}`);
   }
   return section;
+}
+
+/** `rope_theta` at the usual place, or inside transformers 5's `rope_parameters`. */
+function parseRopeTheta(readers: FieldReader[]): number {
+  const direct = readers.find((r) => r.has('rope_theta'));
+  if (direct || !readers.some((r) => r.has('rope_parameters'))) return firstWith(readers, 'rope_theta').positive('rope_theta');
+  return firstWith(readers, 'rope_parameters').child('rope_parameters').positive('rope_theta');
 }
 
 function parseText(readers: FieldReader[], file: string): TextConfig {
@@ -166,8 +177,8 @@ function parseText(readers: FieldReader[], file: string): TextConfig {
     numKvHeads,
     headDim,
     rmsNormEps: get('rms_norm_eps').positive('rms_norm_eps'),
-    ropeTheta: get('rope_theta').positive('rope_theta'),
-    mropeSection: parseMropeSection(get('rope_scaling'), headDim, file),
+    ropeTheta: parseRopeTheta(readers),
+    mropeSection: parseMropeSection(readers, headDim, file),
     // tie_word_embeddings usually sits at the top level; HF's default is false.
     tieWordEmbeddings: firstWith([...readers].reverse(), 'tie_word_embeddings').bool('tie_word_embeddings', false),
     slidingWindow: sw.has('sliding_window') ? sw.int('sliding_window', { min: 1 }) : null,
