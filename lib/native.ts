@@ -33,6 +33,8 @@ export interface NativeAddon {
   isAlive(h: Handle): boolean;
   deviceOf(h: Handle): 'cpu' | 'cuda';
   runtimeInfo(): RuntimeInfo;
+  /** Memory-maps a whole file (read-only file, copy-on-write pages) as a uint8 tensor. */
+  mapFile(path: string): { handle: Handle; byteLength: number };
   [op: string]: unknown;
 }
 
