@@ -1,2 +1,3 @@
 // The op layer: typed functions over native kernels. Model code uses only these.
 export * from './basic.js';
+export * from './attention.js';

@@ -1,33 +1,10 @@
 // JS bindings of the foundation ops. Each binding checks shapes, dtypes and devices (errors
 // name the tensor), then calls the backend of the tensors' device.
-#include "registry.h"
-#include "tensor.h"
+#include "dispatch.h"
 #include "gmai/ops.h"
 
 namespace gmai {
 namespace {
-
-// Calls cpu::op or cuda::op according to the device of `t`.
-template <typename Args>
-void dispatch(Napi::Env env, const TensorHandle* t, void (*cpuFn)(const Context&, const Args&),
-              void (*cudaFn)(const Context&, const Args&), const Args& args) {
-  Context ctx = addonData(env).context();
-  if (t->device() == Device::Cuda) {
-#ifdef GMAI_WITH_CUDA
-    cudaFn(ctx, args);
-    return;
-#else
-    (void)cudaFn;
-    throwError(env, "CUDA tensors need the CUDA build of the addon");
-#endif
-  }
-  cpuFn(ctx, args);
-}
-#ifdef GMAI_WITH_CUDA
-#define GMAI_CALL(env, t, op, args) dispatch(env, t, &cpu::op, &cuda::op, args)
-#else
-#define GMAI_CALL(env, t, op, args) dispatch<decltype(args)>(env, t, &cpu::op, nullptr, args)
-#endif
 
 const TensorHandle* optionalTensor(const Napi::Value& v, const char* name) {
   return (v.IsUndefined() || v.IsNull()) ? nullptr : tensorArg(v, name);
@@ -162,8 +139,9 @@ Napi::Value embedding(const Napi::CallbackInfo& info) {
   if (table->shape().size() != 2) throw std::invalid_argument("embedding: 'table' must be [rows, dim]");
   int64_t rows = table->shape()[0], dim = table->shape()[1];
   requireShape(out, "out", {ids->numel(), dim});
-  if (ids->device() == Device::Cpu) {  // ids are validated here so the kernel never reads out of bounds
-    const int32_t* p = static_cast<const int32_t*>(ids->data());
+  {  // ids are validated here so the kernel never reads out of bounds
+    std::vector<char> bytes = hostBytes(ids);
+    const int32_t* p = reinterpret_cast<const int32_t*>(bytes.data());
     for (int64_t i = 0; i < ids->numel(); ++i)
       if (p[i] < 0 || p[i] >= rows)
         throw std::invalid_argument("embedding: 'ids'[" + std::to_string(i) + "] = " + std::to_string(p[i]) +

@@ -130,6 +130,19 @@ void requireSameDevice(std::initializer_list<std::pair<const TensorHandle*, cons
   }
 }
 
+std::vector<char> hostBytes(const TensorHandle* t) {
+  std::vector<char> out(t->bytes());
+  if (out.empty()) return out;
+  if (t->device() == Device::Cuda) {
+#ifdef GMAI_WITH_CUDA
+    cudaCopyOrThrow(out.data(), t->data(), out.size(), CudaCopy::DeviceToHost);
+#endif
+  } else {
+    std::memcpy(out.data(), t->data(), out.size());
+  }
+  return out;
+}
+
 std::shared_ptr<Storage> allocateStorage(Napi::Env env, size_t bytes, Device device) {
   auto s = std::make_shared<Storage>();
   s->bytes = bytes;

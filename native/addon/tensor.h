@@ -64,6 +64,9 @@ void requireDtype(const TensorHandle* t, const char* name, std::initializer_list
 void requireShape(const TensorHandle* t, const char* name, const std::vector<int64_t>& shape);
 void requireSameDevice(std::initializer_list<std::pair<const TensorHandle*, const char*>> ts);
 
+// A host copy of a tensor's bytes (from any device), for small tensors the binding must inspect.
+std::vector<char> hostBytes(const TensorHandle* t);
+
 // Allocates host or device memory for `bytes` bytes (64-byte aligned on the host).
 std::shared_ptr<Storage> allocateStorage(Napi::Env env, size_t bytes, Device device);
 

@@ -90,6 +90,12 @@ void convert(const Context& ctx, const ConvertArgs& a) {
   ctx.pool->parallelFor(a.n, kGrain, [&](int64_t b, int64_t e) { convertRange(a.src, a.srcType, a.dst, a.dstType, b, e); });
 }
 
+void gelu(const Context& ctx, const GeluArgs& a) {
+  ctx.pool->parallelFor(a.n, kGrain / 4, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) a.out[i] = 0.5f * a.x[i] * (1.0f + std::erf(a.x[i] * 0.70710678118654752f));
+  });
+}
+
 void embedding(const Context& ctx, const EmbeddingArgs& a) {
   ctx.pool->parallelFor(a.count, std::max<int64_t>(1, kGrain / std::max<int64_t>(a.dim, 1)), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {

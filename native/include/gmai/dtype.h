@@ -12,7 +12,7 @@ enum class DType : int32_t {
   F64 = 6, I16 = 7, I8 = 8, BOOL = 9,
 };
 
-inline size_t dtypeSize(DType t) {
+constexpr size_t dtypeSize(DType t) {
   switch (t) {
     case DType::F64: case DType::I64: return 8;
     case DType::F32: case DType::I32: return 4;

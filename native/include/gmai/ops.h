@@ -19,3 +19,5 @@
 #include "gmai/ops/gemm.h"
 #include "gmai/ops/elementwise.h"
 #include "gmai/ops/norm.h"
+#include "gmai/ops/attention.h"
+#include "gmai/ops/indexing.h"

@@ -1,0 +1,48 @@
+// Stop strings over streamed text. Text that might be the start of a stop string is held
+// back until it is known not to be, so a stream never shows part of a stop string.
+export class StopStringMatcher {
+  private pending = '';
+  private stopped = false;
+
+  constructor(private readonly stops: readonly string[]) {
+    if (stops.some((s) => s.length === 0)) throw new RangeError('stop strings must not be empty');
+  }
+
+  get done(): boolean {
+    return this.stopped;
+  }
+
+  /** Feeds decoded text; returns what may be shown now and whether a stop string was hit. */
+  push(text: string): { text: string; stop: boolean } {
+    if (this.stopped) return { text: '', stop: true };
+    this.pending += text;
+    let cut = -1;
+    for (const s of this.stops) {
+      const i = this.pending.indexOf(s);
+      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+    }
+    if (cut >= 0) {
+      this.stopped = true;
+      const out = this.pending.slice(0, cut);
+      this.pending = '';
+      return { text: out, stop: true };
+    }
+    // Hold back the longest suffix that is a proper prefix of some stop string.
+    let hold = 0;
+    for (const s of this.stops) {
+      for (let k = Math.min(s.length - 1, this.pending.length); k > hold; k--) {
+        if (this.pending.endsWith(s.slice(0, k))) { hold = k; break; }
+      }
+    }
+    const out = this.pending.slice(0, this.pending.length - hold);
+    this.pending = this.pending.slice(this.pending.length - hold);
+    return { text: out, stop: false };
+  }
+
+  /** At the end of generation: whatever was held back. */
+  flush(): string {
+    const out = this.stopped ? '' : this.pending;
+    this.pending = '';
+    return out;
+  }
+}

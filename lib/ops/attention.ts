@@ -1,0 +1,82 @@
+// Attention and what the model builds around it: rotary embedding, row gather/scatter, GELU.
+import { native } from '../native.js';
+import { Tensor } from '../tensor.js';
+import { embedding } from './basic.js';
+
+type F32 = Tensor<'float32'>;
+
+interface AttentionNative {
+  attention(q: object, k: object, v: object, out: object, opts: object): void;
+  rope(x: object, cos: object, sin: object, out: object): void;
+  scatterRows(dst: object, idx: Int32Array, src: object): void;
+  gelu(x: object, out: object): void;
+}
+const ops = (): AttentionNative => native() as unknown as AttentionNative;
+
+function produce(out: F32, fn: () => void): F32 {
+  try {
+    fn();
+    return out;
+  } catch (e) {
+    out.dispose();
+    throw e;
+  }
+}
+
+export interface AttentionOptions {
+  /** Bottom-right aligned causal mask: query i of a sequence sees keys j <= i + (lenK − lenQ). */
+  causal?: boolean;
+  /** Packed variable-length sequences: boundaries of each sequence's queries and keys. */
+  cuSeqlensQ?: Int32Array;
+  cuSeqlensK?: Int32Array;
+  /** Score scale; default 1/√headDim. */
+  scale?: number;
+  /** Receives the log-sum-exp of each query row's scaled scores, [Hq, Tq] float32. */
+  lse?: F32;
+}
+
+/**
+ * softmax(q·kᵀ·scale)·v per head, flash style (no Tq×Tk matrix is stored).
+ * q [Tq, Hq, D], k and v [Tk, Hkv, D] with Hq a multiple of Hkv (grouped-query attention).
+ */
+export function attention(q: F32, k: F32, v: F32, opts: AttentionOptions = {}): F32 {
+  const out = Tensor.empty(q.shape, { dtype: 'float32', device: q.device });
+  return produce(out, () => ops().attention(q.handle, k.handle, v.handle, out.handle, {
+    causal: opts.causal ?? false,
+    scale: opts.scale,
+    cuSeqlensQ: opts.cuSeqlensQ,
+    cuSeqlensK: opts.cuSeqlensK,
+    lse: opts.lse?.handle,
+  }));
+}
+
+/** Rotate-half rotary embedding of x [T, H, D] with per-position cos/sin [T, D/2]. */
+export function rope(x: F32, cos: F32, sin: F32, opts: { inPlace?: boolean } = {}): F32 {
+  if (opts.inPlace) {
+    ops().rope(x.handle, cos.handle, sin.handle, x.handle);
+    return x;
+  }
+  const out = Tensor.empty(x.shape, { dtype: 'float32', device: x.device });
+  return produce(out, () => ops().rope(x.handle, cos.handle, sin.handle, out.handle));
+}
+
+/** Rows of x [N, d] picked by `idx` → [idx.length, d] (the embedding gather on a float32 table). */
+export function gatherRows(x: F32, idx: Int32Array): F32 {
+  const ids = Tensor.from<'int32'>(idx, [idx.length]);
+  try {
+    return embedding(ids, x);
+  } finally {
+    ids.dispose();
+  }
+}
+
+/** dst[idx[i], :] = src[i, :], in place. */
+export function scatterRows(dst: F32, idx: Int32Array, src: F32): void {
+  ops().scatterRows(dst.handle, idx, src.handle);
+}
+
+/** GELU (exact erf form). */
+export function gelu(x: F32): F32 {
+  const out = Tensor.empty(x.shape, { dtype: 'float32', device: x.device });
+  return produce(out, () => ops().gelu(x.handle, out.handle));
+}

@@ -1,0 +1,131 @@
+// Bindings for attention, rotary embedding and the row scatter / GELU the model needs.
+// Sequence boundaries and row indices are small host arrays (Int32Array), checked here.
+#include <cmath>
+#include <string>
+
+#include "dispatch.h"
+#include "gmai/ops.h"
+
+namespace gmai {
+namespace {
+
+std::vector<int32_t> int32ArrayArg(const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw std::invalid_argument(std::string("'") + name + "' must be an Int32Array");
+  auto a = v.As<Napi::Int32Array>();
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+// Boundaries [0, …, total], non-decreasing.
+void checkCuSeqlens(const std::vector<int32_t>& cu, int64_t total, const char* name) {
+  if (cu.size() < 2) throw std::invalid_argument(std::string("'") + name + "' needs at least 2 entries");
+  if (cu.front() != 0) throw std::invalid_argument(std::string("'") + name + "' must start at 0");
+  for (size_t i = 1; i < cu.size(); ++i)
+    if (cu[i] < cu[i - 1])
+      throw std::invalid_argument(std::string("'") + name + "' decreases at entry " + std::to_string(i));
+  if (cu.back() != total)
+    throw std::invalid_argument(std::string("'") + name + "' ends at " + std::to_string(cu.back()) +
+                                " but the tensor has " + std::to_string(total) + " rows");
+}
+
+// attention(q [Tq,Hq,D], k [Tk,Hkv,D], v, out [Tq,Hq,D], { causal, scale, cuSeqlensQ, cuSeqlensK, lse })
+Napi::Value attention(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* q = tensorArg(info[0], "q"); auto* k = tensorArg(info[1], "k"); auto* v = tensorArg(info[2], "v");
+  auto* out = tensorArg(info[3], "out");
+  Napi::Object opt = info[4].IsObject() ? info[4].As<Napi::Object>() : Napi::Object::New(env);
+  const TensorHandle* lse = opt.Get("lse").IsObject() ? tensorArg(opt.Get("lse"), "lse") : nullptr;
+  for (auto [t, n] : {std::pair{q, "q"}, {k, "k"}, {v, "v"}, {out, "out"}}) {
+    requireDtype(t, n, {DType::F32});
+    if (t->shape().size() != 3) throw std::invalid_argument(std::string("attention: '") + n + "' must be [T, heads, headDim], got " + shapeString(t->shape()));
+  }
+  requireSameDevice({{q, "q"}, {k, "k"}, {v, "v"}, {out, "out"}, {lse, "lse"}});
+  AttentionArgs a;
+  a.Tq = q->shape()[0]; a.Hq = q->shape()[1]; a.D = q->shape()[2];
+  a.Tk = k->shape()[0]; a.Hkv = k->shape()[1];
+  if (k->shape()[2] != a.D) throw std::invalid_argument("attention: 'k' head size " + std::to_string(k->shape()[2]) + " differs from 'q' head size " + std::to_string(a.D));
+  requireShape(v, "v", k->shape());
+  requireShape(out, "out", q->shape());
+  if (a.Hkv == 0 || a.Hq % a.Hkv != 0)
+    throw std::invalid_argument("attention: query heads (" + std::to_string(a.Hq) + ") must be a multiple of kv heads (" + std::to_string(a.Hkv) + ")");
+  if (lse) { requireDtype(lse, "lse", {DType::F32}); requireShape(lse, "lse", {a.Hq, a.Tq}); }
+  std::vector<int32_t> cuQ, cuK;
+  const bool packedQ = !opt.Get("cuSeqlensQ").IsUndefined(), packedK = !opt.Get("cuSeqlensK").IsUndefined();
+  if (packedQ != packedK) throw std::invalid_argument("attention: give both 'cuSeqlensQ' and 'cuSeqlensK' or neither");
+  if (packedQ) {
+    cuQ = int32ArrayArg(opt.Get("cuSeqlensQ"), "cuSeqlensQ");
+    cuK = int32ArrayArg(opt.Get("cuSeqlensK"), "cuSeqlensK");
+    checkCuSeqlens(cuQ, a.Tq, "cuSeqlensQ");
+    checkCuSeqlens(cuK, a.Tk, "cuSeqlensK");
+    if (cuQ.size() != cuK.size()) throw std::invalid_argument("attention: 'cuSeqlensQ' and 'cuSeqlensK' describe different numbers of sequences");
+    a.cuSeqlensQ = cuQ.data(); a.cuSeqlensK = cuK.data(); a.numSeqs = int64_t(cuQ.size()) - 1;
+  }
+  a.q = static_cast<const float*>(q->data()); a.k = static_cast<const float*>(k->data());
+  a.v = static_cast<const float*>(v->data()); a.out = static_cast<float*>(out->data());
+  a.lse = lse ? static_cast<float*>(lse->data()) : nullptr;
+  a.causal = opt.Get("causal").ToBoolean();
+  a.scale = opt.Has("scale") && !opt.Get("scale").IsUndefined() ? opt.Get("scale").ToNumber().FloatValue()
+                                                                  : float(1.0 / std::sqrt(double(a.D)));
+  if (a.Tq == 0 || a.Hq == 0 || a.D == 0) return env.Undefined();
+  GMAI_CALL_CPU_ONLY(env, q, attention, a);
+  return env.Undefined();
+}
+
+// rope(x [T,H,D], cos [T,D/2], sin [T,D/2], out [T,H,D])
+Napi::Value rope(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* x = tensorArg(info[0], "x"); auto* c = tensorArg(info[1], "cos"); auto* s = tensorArg(info[2], "sin");
+  auto* out = tensorArg(info[3], "out");
+  for (auto [t, n] : {std::pair{x, "x"}, {c, "cos"}, {s, "sin"}, {out, "out"}}) requireDtype(t, n, {DType::F32});
+  requireSameDevice({{x, "x"}, {c, "cos"}, {s, "sin"}, {out, "out"}});
+  if (x->shape().size() != 3) throw std::invalid_argument("rope: 'x' must be [T, heads, headDim], got " + shapeString(x->shape()));
+  RopeArgs a; a.T = x->shape()[0]; a.H = x->shape()[1]; a.D = x->shape()[2];
+  if (a.D % 2) throw std::invalid_argument("rope: head size " + std::to_string(a.D) + " must be even");
+  requireShape(c, "cos", {a.T, a.D / 2}); requireShape(s, "sin", {a.T, a.D / 2}); requireShape(out, "out", x->shape());
+  a.x = static_cast<const float*>(x->data()); a.out = static_cast<float*>(out->data());
+  a.cos = static_cast<const float*>(c->data()); a.sin = static_cast<const float*>(s->data());
+  if (x->numel()) GMAI_CALL_CPU_ONLY(env, x, rope, a);
+  return env.Undefined();
+}
+
+// scatterRows(dst [N, d], idx Int32Array [M], src [M, d]): dst[idx[i]] = src[i]
+Napi::Value scatterRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* dst = tensorArg(info[0], "dst");
+  auto idx = int32ArrayArg(info[1], "idx");
+  auto* src = tensorArg(info[2], "src");
+  requireDtype(dst, "dst", {DType::F32}); requireDtype(src, "src", {DType::F32});
+  requireSameDevice({{dst, "dst"}, {src, "src"}});
+  if (dst->shape().size() != 2) throw std::invalid_argument("scatterRows: 'dst' must be [rows, dim], got " + shapeString(dst->shape()));
+  const int64_t rows = dst->shape()[0], dim = dst->shape()[1];
+  requireShape(src, "src", {int64_t(idx.size()), dim});
+  for (size_t i = 0; i < idx.size(); ++i)
+    if (idx[i] < 0 || idx[i] >= rows)
+      throw std::invalid_argument("scatterRows: 'idx'[" + std::to_string(i) + "] = " + std::to_string(idx[i]) + " is outside 'dst' rows [0, " + std::to_string(rows) + ")");
+  ScatterRowsArgs a; a.count = int64_t(idx.size()); a.dim = dim; a.idx = idx.data();
+  a.src = static_cast<const float*>(src->data()); a.dst = static_cast<float*>(dst->data());
+  if (a.count && dim) GMAI_CALL_CPU_ONLY(env, dst, scatterRows, a);
+  return env.Undefined();
+}
+
+Napi::Value gelu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* x = tensorArg(info[0], "x"); auto* out = tensorArg(info[1], "out");
+  requireDtype(x, "x", {DType::F32}); requireDtype(out, "out", {DType::F32});
+  requireSameDevice({{x, "x"}, {out, "out"}});
+  if (x->numel() != out->numel()) throw std::invalid_argument("gelu: 'x' and 'out' differ in size");
+  GeluArgs a; a.n = x->numel(); a.x = static_cast<const float*>(x->data()); a.out = static_cast<float*>(out->data());
+  if (a.n) GMAI_CALL_CPU_ONLY(env, x, gelu, a);
+  return env.Undefined();
+}
+
+}  // namespace
+
+GMAI_ADDON_MODULE(attention_api) {
+  exports.Set("attention", Napi::Function::New(env, attention, "attention"));
+  exports.Set("rope", Napi::Function::New(env, rope, "rope"));
+  exports.Set("scatterRows", Napi::Function::New(env, scatterRows, "scatterRows"));
+  exports.Set("gelu", Napi::Function::New(env, gelu, "gelu"));
+}
+
+}  // namespace gmai

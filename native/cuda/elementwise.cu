@@ -1,0 +1,133 @@
+// CUDA versions of the elementwise ops, RMSNorm, softmax, conversion and embedding gather
+// (contracts in native/include/gmai/ops/*.h). One thread per element, or one block per row.
+#include <cfloat>
+
+#include "common.cuh"
+
+namespace gmai::cuda {
+
+namespace {
+constexpr int kThreads = 256;
+
+__global__ void binaryKernel(BinaryArgs a) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= a.n) return;
+  float x = a.a[i], y = a.b[i % a.bCount];
+  switch (a.op) {
+    case BinaryOp::Add: a.out[i] = x + y; break;
+    case BinaryOp::Mul: a.out[i] = x * y; break;
+    case BinaryOp::Sub: a.out[i] = x - y; break;
+    case BinaryOp::Div: a.out[i] = x / y; break;
+  }
+}
+
+__global__ void scaleKernel(ScaleArgs a) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < a.n) a.out[i] = a.a[i] * a.scale + a.shift;
+}
+
+__global__ void swigluKernel(SwigluArgs a) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < a.n) { float g = a.gate[i]; a.out[i] = g / (1.0f + expf(-g)) * a.up[i]; }
+}
+
+__global__ void convertKernel(ConvertArgs a) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= a.n) return;
+  float v = a.srcType == DType::F64 ? float(static_cast<const double*>(a.src)[i]) : loadAsFloat(a.src, a.srcType, i);
+  switch (a.dstType) {
+    case DType::BF16: static_cast<__nv_bfloat16*>(a.dst)[i] = __float2bfloat16_rn(v); break;
+    case DType::F16: static_cast<__half*>(a.dst)[i] = __float2half_rn(v); break;
+    default: static_cast<float*>(a.dst)[i] = v; break;
+  }
+}
+
+__global__ void embeddingKernel(EmbeddingArgs a) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= a.count * a.dim) return;
+  int64_t row = i / a.dim, col = i % a.dim;
+  int32_t id = a.ids[row];
+  if (id < 0 || id >= a.rows) return;  // unreachable: the binding range-checks ids first
+  a.out[i] = loadAsFloat(a.table, a.tableType, int64_t(id) * a.dim + col);
+}
+
+// Block-wide reductions over kThreads threads.
+__device__ float blockSum(float v, float* shared) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
+  if ((threadIdx.x & 31) == 0) shared[threadIdx.x >> 5] = v;
+  __syncthreads();
+  float total = 0.0f;
+  for (int w = 0; w < kThreads / 32; ++w) total += shared[w];
+  __syncthreads();
+  return total;
+}
+__device__ float blockMax(float v, float* shared) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, o));
+  if ((threadIdx.x & 31) == 0) shared[threadIdx.x >> 5] = v;
+  __syncthreads();
+  float m = -INFINITY;
+  for (int w = 0; w < kThreads / 32; ++w) m = fmaxf(m, shared[w]);
+  __syncthreads();
+  return m;
+}
+
+__global__ void rmsnormKernel(RmsNormArgs a) {
+  __shared__ float shared[kThreads / 32];
+  const float* x = a.x + int64_t(blockIdx.x) * a.dim;
+  float* y = a.out + int64_t(blockIdx.x) * a.dim;
+  float ss = 0.0f;
+  for (int64_t j = threadIdx.x; j < a.dim; j += kThreads) ss += x[j] * x[j];
+  float inv = rsqrtf(blockSum(ss, shared) / float(a.dim) + a.eps);
+  if (a.invRms && threadIdx.x == 0) a.invRms[blockIdx.x] = inv;
+  for (int64_t j = threadIdx.x; j < a.dim; j += kThreads)
+    y[j] = x[j] * inv * (a.weight ? loadAsFloat(a.weight, a.weightType, j) : 1.0f);
+}
+
+__global__ void softmaxKernel(SoftmaxArgs a) {
+  __shared__ float shared[kThreads / 32];
+  const float* x = a.x + int64_t(blockIdx.x) * a.cols;
+  float* y = a.out + int64_t(blockIdx.x) * a.cols;
+  float m = -INFINITY;
+  for (int64_t j = threadIdx.x; j < a.cols; j += kThreads) m = fmaxf(m, x[j] * a.scale);
+  m = blockMax(m, shared);
+  if (m == -INFINITY) {  // fully masked row: zeros, as on the CPU
+    for (int64_t j = threadIdx.x; j < a.cols; j += kThreads) y[j] = 0.0f;
+    return;
+  }
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < a.cols; j += kThreads) s += expf(x[j] * a.scale - m);
+  float inv = 1.0f / blockSum(s, shared);
+  for (int64_t j = threadIdx.x; j < a.cols; j += kThreads) y[j] = expf(x[j] * a.scale - m) * inv;
+}
+}  // namespace
+
+void binary(const Context& ctx, const BinaryArgs& a) {
+  binaryKernel<<<blocksFor(a.n, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("binary");
+}
+void scale(const Context& ctx, const ScaleArgs& a) {
+  scaleKernel<<<blocksFor(a.n, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("scale");
+}
+void swiglu(const Context& ctx, const SwigluArgs& a) {
+  swigluKernel<<<blocksFor(a.n, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("swiglu");
+}
+void convert(const Context& ctx, const ConvertArgs& a) {
+  convertKernel<<<blocksFor(a.n, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("convert");
+}
+void embedding(const Context& ctx, const EmbeddingArgs& a) {
+  embeddingKernel<<<blocksFor(a.count * a.dim, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("embedding");
+}
+void rmsnorm(const Context& ctx, const RmsNormArgs& a) {
+  rmsnormKernel<<<unsigned(a.rows), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("rmsnorm");
+}
+void softmax(const Context& ctx, const SoftmaxArgs& a) {
+  softmaxKernel<<<unsigned(a.rows), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("softmax");
+}
+
+}  // namespace gmai::cuda

@@ -1,0 +1,36 @@
+#pragma once
+namespace gmai {
+
+// Scaled dot-product attention over packed variable-length sequences, flash style: queries
+// are processed in blocks against blocks of keys with a running max and sum (online softmax),
+// so no Tq×Tk score matrix is ever stored.
+//   q [Tq, Hq, D], k and v [Tk, Hkv, D], out [Tq, Hq, D]: float32, contiguous. Hq = g·Hkv
+//   (grouped-query attention: query head h reads kv head h / g).
+//   cuSeqlensQ / cuSeqlensK: int32 [numSeqs + 1] boundaries (host memory); sequence s has
+//   queries [cuQ[s], cuQ[s+1]) and keys [cuK[s], cuK[s+1]).
+//   causal: query i of a sequence (0-based) sees keys j <= i + (lenK - lenQ) — aligned to the
+//   bottom right, so a decode step (one query) sees the whole cache.
+//   lse [Hq, Tq] (optional): log-sum-exp of the scaled scores of each query row, what the
+//   backward pass needs. A row that sees no key gets out = 0 and lse = -inf.
+struct AttentionArgs {
+  int64_t Tq = 0, Tk = 0, Hq = 0, Hkv = 0, D = 0;
+  const float* q = nullptr; const float* k = nullptr; const float* v = nullptr;
+  float* out = nullptr; float* lse = nullptr;
+  const int32_t* cuSeqlensQ = nullptr; const int32_t* cuSeqlensK = nullptr; int64_t numSeqs = 1;
+  bool causal = false;
+  float scale = 1.0f;
+};
+GMAI_DECLARE_OP(attention, AttentionArgs)
+
+// Rotary position embedding, rotate-half convention (HF Qwen2/Qwen2.5-VL):
+//   out[t,h,i]      = x[t,h,i]·cos[t,i] − x[t,h,i+D/2]·sin[t,i]
+//   out[t,h,i+D/2]  = x[t,h,i+D/2]·cos[t,i] + x[t,h,i]·sin[t,i]      for i < D/2.
+// x, out [T, H, D] (out may equal x); cos, sin [T, D/2] (M-RoPE sections already combined).
+struct RopeArgs {
+  int64_t T = 0, H = 0, D = 0;
+  const float* x = nullptr; float* out = nullptr;
+  const float* cos = nullptr; const float* sin = nullptr;
+};
+GMAI_DECLARE_OP(rope, RopeArgs)
+
+}  // namespace gmai

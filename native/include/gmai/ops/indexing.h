@@ -1,0 +1,14 @@
+#pragma once
+namespace gmai {
+// dst[idx[i], :] = src[i, :] for i < count (rows of width dim, float32). Indices are checked
+// by the binding; with repeated indices the result row is one of the written rows.
+struct ScatterRowsArgs {
+  int64_t count = 0, dim = 0;
+  const int32_t* idx = nullptr; const float* src = nullptr; float* dst = nullptr;
+};
+GMAI_DECLARE_OP(scatterRows, ScatterRowsArgs)
+
+// GELU, exact (erf) form: out = x/2 · (1 + erf(x/√2)) — the vision merger's nn.GELU().
+struct GeluArgs { int64_t n = 0; const float* x = nullptr; float* out = nullptr; };
+GMAI_DECLARE_OP(gelu, GeluArgs)
+}  // namespace gmai
