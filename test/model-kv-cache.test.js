@@ -64,3 +64,49 @@ test('prefill + steps give the logits of a full forward over the same tokens', a
     model.dispose();
   }
 });
+
+test('decodeBatch over several sessions = each session stepped alone; fork is independent', async (t) => {
+  const seed = freshSeed();
+  t.log(`seed ${seed}`);
+  const r = rng(seed);
+  const single = await loadCase('single-image-f32');
+  const text = await loadCase('text-only-f32');
+  const model = await loadModel(goldenDir('tiny-model'));
+  const sessions = [];
+  const open = () => { const s = model.createSession({ capacity: 2 }); sessions.push(s); return s; };
+  try {
+    // Three sequences of different lengths and rope deltas (one with an image).
+    const prompts = [inputsOf(single), inputsOf(text), { inputIds: [5, 6, 7] }];
+    const batch = prompts.map(() => open());
+    const alone = prompts.map(() => open());
+    for (let k = 0; k < prompts.length; k++) {
+      await batch[k].prefill(prompts[k]);
+      await alone[k].prefill(prompts[k]);
+    }
+    const forked = batch[0].fork();
+    sessions.push(forked);
+    for (let step = 0; step < 3; step++) {
+      const tokens = prompts.map(() => r.int(443));
+      const rows = model.decodeBatch(batch, tokens);
+      const V = model.config.text.vocabSize;
+      for (let k = 0; k < prompts.length; k++) {
+        const ref = await alone[k].step(tokens[k]);
+        const { worst } = maxAbsDiff(rows.subarray(k * V, (k + 1) * V), ref);
+        t.true(worst < 1e-5, `step ${step}, sequence ${k}: batched vs alone differ by ${worst}`);
+      }
+    }
+    // The fork still sits right after the prompt: its first step equals a fresh session's.
+    const tok = r.int(443);
+    const fresh = open();
+    await fresh.prefill(prompts[0]);
+    const { worst } = maxAbsDiff(await forked.step(tok), await fresh.step(tok));
+    t.true(worst < 1e-6, `fork differs by ${worst}`);
+    t.is(forked.length, prompts[0].inputIds.length + 1);
+    t.throws(() => model.decodeBatch([batch[0], batch[0]], [1, 2]), { message: /same KV cache/ });
+    t.throws(() => model.decodeBatch([batch[0]], [1, 2]), { message: /2 tokens for 1 sessions/ });
+    t.throws(() => model.decodeBatch([open()], [1]), { message: /sessions\[0\] has not been prefilled/ });
+  } finally {
+    sessions.forEach((s) => s.dispose());
+    model.dispose();
+  }
+});

@@ -76,6 +76,23 @@ export class KvCache implements Disposable {
     return { k: l.k.view(shape), v: l.v.view(shape) };
   }
 
+  /** An independent copy (same capacity) of what is cached, e.g. to sample several continuations. */
+  clone(): KvCache {
+    const copy = new KvCache(this.numLayers, this.numKvHeads, this.headDim, this.#capacity);
+    const rowSize = this.numKvHeads * this.headDim;
+    if (this.length > 0) {
+      this.#layers.forEach((l, i) => {
+        for (const key of ['k', 'v'] as const) {
+          using dst = copy.#layers[i][key].view([this.length, rowSize]);
+          using src = l[key].view([this.length, rowSize]);
+          native().copy(dst.handle, src.handle);
+        }
+      });
+    }
+    copy.length = this.length;
+    return copy;
+  }
+
   /** Forgets everything after the first `length` tokens (e.g. to reuse a shared prefix). */
   truncate(length: number): void {
     if (!Number.isInteger(length) || length < 0 || length > this.length) throw new RangeError(`KvCache.truncate: length ${length} is not in [0, ${this.length}]`);

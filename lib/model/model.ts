@@ -94,7 +94,7 @@ export class Model implements Disposable {
         imageRows?.dispose();
       }
       try {
-        const normed = decode(w.text, cfg.text, x, rope.positionIds, cache, {
+        const normed = decode(w.text, cfg.text, x, rope.positionIds, [{ cache, start: 0, count: checked.ids.length }], {
           trace: opts.trace,
           onLayer: hiddenStates && ((_, h) => hiddenStates.push(h.toArray())),
         });
@@ -160,6 +160,32 @@ export class Model implements Disposable {
     return new Session(this, this.#newCache(opts.capacity ?? 256));
   }
 
+  /**
+   * One decode step for several prefilled sessions at once: token k goes to sessions[k]; the
+   * projections and MLPs run as one batch, attention per session over its own cache.
+   * Returns the next-token logits [sessions × vocab]. Synchronous.
+   */
+  decodeBatch(sessions: readonly Session[], tokens: readonly number[] | Int32Array): Float32Array {
+    const cfg = this.config;
+    if (sessions.length === 0) throw new RangeError('decodeBatch: no sessions given');
+    if (tokens.length !== sessions.length) throw new RangeError(`decodeBatch: ${tokens.length} tokens for ${sessions.length} sessions`);
+    const ids = checkTokenIds(Array.from(tokens), cfg.text.vocabSize, 'tokens');
+    const n = sessions.length;
+    const positions = new Int32Array(3 * n);
+    sessions.forEach((s, k) => {
+      if (s.model !== this) throw new Error(`decodeBatch: sessions[${k}] belongs to another model`);
+      if (!s.prefilled) throw new Error(`decodeBatch: sessions[${k}] has not been prefilled`);
+      if (ids[k] === cfg.tokens.image) throw new Error(`decodeBatch: tokens[${k}] is the image token; images go through prefill()`);
+      const p = decodePositionIds(s.cache.length, 1, s.ropeDeltas)[0];
+      positions[k] = positions[n + k] = positions[2 * n + k] = p;
+    });
+    const w = this.weights.text;
+    using x = embedTokens(w, ids);
+    using normed = decode(w, cfg.text, x, positions, sessions.map((s, k) => ({ cache: s.cache, start: k, count: 1 })));
+    using logits = lmHead(w, normed);
+    return logits.toArray();
+  }
+
   dispose(): void {
     this.#weights?.dispose();
     this.#weights = undefined;
@@ -170,7 +196,10 @@ export class Model implements Disposable {
   }
 }
 
-/** Prefill once, then feed one token at a time; each call returns the next-token logits. */
+/**
+ * Prefill once, then feed one token at a time; each call returns the next-token logits.
+ * The `...Sync` methods run on the calling thread (for a model hosted in a worker).
+ */
 export class Session implements Disposable {
   #ropeDeltas = 0;
   #prefilled = false;
@@ -186,11 +215,13 @@ export class Session implements Disposable {
     return this.#ropeDeltas;
   }
 
+  get prefilled(): boolean {
+    return this.#prefilled;
+  }
+
   /** Runs the prompt; returns the logits [vocab] of its last position. */
-  async prefill(inputs: ModelInputs): Promise<Float32Array> {
+  prefillSync(inputs: ModelInputs): Float32Array {
     if (this.#prefilled) throw new Error('session already prefilled: use step(), or a new session');
-    const seq = inputs?.inputIds?.length ?? 0;
-    this.cache.reserve(seq);
     const p = this.model.prefillInto(inputs, this.cache);
     this.#prefilled = true;
     this.#ropeDeltas = p.ropeDeltas;
@@ -202,19 +233,28 @@ export class Session implements Disposable {
     }
   }
 
+  async prefill(inputs: ModelInputs): Promise<Float32Array> {
+    return this.prefillSync(inputs);
+  }
+
   /** Appends one token (HF decode positions: cache length + rope_deltas); returns its logits. */
-  async step(tokenId: number): Promise<Float32Array> {
+  stepSync(tokenId: number): Float32Array {
     if (!this.#prefilled) throw new Error('step() before prefill(): run the prompt first');
-    const model = this.model;
-    const vocab = model.config.text.vocabSize;
+    const vocab = this.model.config.text.vocabSize;
     if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= vocab) throw new RangeError(`tokenId ${tokenId} is not a token id in [0, ${vocab})`);
-    const ids = Int32Array.of(tokenId);
-    if (tokenId === model.config.tokens.image) throw new Error(`tokenId ${tokenId} is the image token; images go through prefill()`);
-    const positions = decodePositionIds(this.cache.length, 1, this.#ropeDeltas);
-    using x = embedTokens(model.weights.text, ids);
-    using normed = decode(model.weights.text, model.config.text, x, positions, this.cache);
-    using logits = lmHead(model.weights.text, normed);
-    return logits.toArray();
+    return this.model.decodeBatch([this], [tokenId]);
+  }
+
+  async step(tokenId: number): Promise<Float32Array> {
+    return this.stepSync(tokenId);
+  }
+
+  /** An independent session continuing from the same cached prompt (copies the cache). */
+  fork(): Session {
+    const copy = new Session(this.model, this.cache.clone());
+    copy.#prefilled = this.#prefilled;
+    copy.#ropeDeltas = this.#ropeDeltas;
+    return copy;
   }
 
   dispose(): void {

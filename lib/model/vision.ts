@@ -28,8 +28,8 @@ function block(x: F32, w: VisionBlockWeights, cfg: VisionConfig, cos: F32, sin: 
     using q3 = q0.reshape(shape);
     using k3 = k0.reshape(shape);
     using v = v0.reshape(shape);
-    using q = rope(q3, cos, sin);
-    using k = rope(k3, cos, sin);
+    const q = rope(q3, cos, sin, { inPlace: true });
+    const k = rope(k3, cos, sin, { inPlace: true });
     using a = attention(q, k, v, { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens });
     using a2 = a.reshape([n, cfg.hiddenSize]);
     addLinear(x, a2, w.proj);

@@ -72,12 +72,6 @@ export interface LoadWeightsOptions {
   onProgress?: (p: LoadProgress) => void;
 }
 
-interface WeightSource {
-  keys(): string[];
-  get(name: string): Tensor;
-  close(): void;
-}
-
 /** `model.safetensors.index.json` when the checkpoint is sharded, else `model.safetensors`. */
 export function checkpointFile(dir: string): string {
   for (const f of ['model.safetensors.index.json', 'model.safetensors']) {
@@ -93,7 +87,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeightsOptions = {}): Promise<ModelWeights> {
   const file = checkpointFile(dir);
-  const source = (await openSafetensors(file)) as unknown as WeightSource;
+  const source = openSafetensors(file);
   const owned: Tensor[] = [];
   try {
     const names = source.keys();
