@@ -11,3 +11,7 @@ export { openSafetensors, saveSafetensors, SafetensorsError } from './io/safeten
 export type { SafetensorsReader, TensorInfo, TensorMap } from './io/safetensors.js';
 export { writeFileAtomic } from './io/atomic.js';
 export type { AtomicData } from './io/atomic.js';
+export { parseAnswer, extractLetter, isR1Format } from './infer/answer.js';
+export type { ParsedAnswer, ParseOptions } from './infer/answer.js';
+export * as rewards from './train/rewards.js';
+export { accuracyReward, formatReward } from './train/rewards.js';

@@ -47,8 +47,9 @@ export interface LoadedAddon {
 function loadAddon(): LoadedAddon {
   const tried: string[] = [];
   const errors: string[] = [];
-  const wantCuda = (process.env.GMAI_DEVICE ?? 'auto') !== 'cpu';
-  if (wantCuda) {
+  const want = process.env.GMAI_DEVICE ?? 'auto';  // 'cpu' | 'cuda' | 'auto'
+  let cudaFallback: LoadedAddon | undefined;
+  if (want !== 'cpu') {
     for (const p of [
       join(packageRoot, 'build-cuda', 'Release', 'gmai_cuda.node'),
       join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'gmai-cuda.node'),
@@ -56,19 +57,28 @@ function loadAddon(): LoadedAddon {
       if (!existsSync(p)) continue;
       tried.push(p);
       try {
-        return { addon: require(p) as NativeAddon, path: p, variant: 'cuda' };
+        const addon = require(p) as NativeAddon;
+        const gpus = typeof addon.cudaDevices === 'function' ? (addon.cudaDevices as () => unknown[])() : [];
+        // Without a GPU the CPU build is preferred (it may be newer); the CUDA build's CPU
+        // backend is the fallback when there is no CPU build.
+        if (gpus.length > 0 || want === 'cuda') return { addon, path: p, variant: 'cuda' };
+        cudaFallback ??= { addon, path: p, variant: 'cuda' };
       } catch (e) {
         errors.push(`${p}: ${(e as Error).message}`);  // e.g. no CUDA driver: fall back to CPU
       }
     }
+    if (want === 'cuda') errors.push('GMAI_DEVICE=cuda but no CUDA build loaded (npm run build:cuda)');
   }
-  try {
-    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-    const p = nodeGypBuild.resolve(packageRoot);
-    tried.push(p);
-    return { addon: require(p) as NativeAddon, path: p, variant: 'cpu' };
-  } catch (e) {
-    errors.push((e as Error).message);
+  if (want !== 'cuda') {
+    try {
+      const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+      const p = nodeGypBuild.resolve(packageRoot);
+      tried.push(p);
+      return { addon: require(p) as NativeAddon, path: p, variant: 'cpu' };
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+    if (cudaFallback) return cudaFallback;
   }
   throw new Error(
     `gmai-vl-r1: no usable native addon for ${process.platform}-${process.arch} (node ${process.version}).\n` +

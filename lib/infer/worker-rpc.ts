@@ -2,6 +2,7 @@
 // The model lives in a worker so that generation never blocks the host's event loop; this
 // file is the transport only: it knows nothing about models.
 import { MessagePort, Worker, isMainThread, parentPort, type TransferListItem } from 'node:worker_threads';
+import { pushIterator } from './push-iterator.js';
 
 type Request = { id: number; method: string; args: unknown[] } | { id: number; abort: true };
 type Reply =
@@ -70,19 +71,8 @@ export class WorkerClient {
   }
 
   /** Calls `method` and yields what it emits, then returns its result. */
-  async *stream<C, T = unknown>(method: string, args: unknown[] = [], opts: { signal?: AbortSignal } = {}): AsyncGenerator<C, T> {
-    const queue: C[] = [];
-    let wake: (() => void) | undefined;
-    let done = false;
-    const finished = this.start<T>(method, args, (c) => { queue.push(c as C); wake?.(); }, opts.signal)
-      .finally(() => { done = true; wake?.(); });
-    finished.catch(() => {}); // rethrown below, after queued chunks are delivered
-    while (true) {
-      if (queue.length) { yield queue.shift()!; continue; }
-      if (done) return await finished;
-      await new Promise<void>((r) => { wake = r; });
-      wake = undefined;
-    }
+  stream<C, T = unknown>(method: string, args: unknown[] = [], opts: { signal?: AbortSignal } = {}): AsyncGenerator<C, T> {
+    return pushIterator<C, T>((emit) => this.start<T>(method, args, (c) => emit(c as C), opts.signal));
   }
 
   /** Stops the worker; calls still running reject. */

@@ -1,3 +1,4 @@
 // The op layer: typed functions over native kernels. Model code uses only these.
 export * from './basic.js';
 export * from './attention.js';
+export * from './sampling.js';

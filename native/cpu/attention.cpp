@@ -55,7 +55,7 @@ void attendBlock(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch
   };
   int64_t kEnd = a.causal ? std::min(lenK, w.q1 - 1 + offset + 1) : lenK;
   for (int64_t k0 = 0; k0 < kEnd; k0 += kKeyBlock) {
-    const int64_t k1 = std::min(kEnd, k0 + kKeyBlock), nk = k1 - k0;
+    const int64_t k1 = std::min(kEnd, k0 + kKeyBlock);
     for (int64_t r = 0; r < rows; ++r) {
       const float* q = qRow(r);
       const int64_t qi = w.q0 + r / g;

@@ -21,3 +21,4 @@
 #include "gmai/ops/norm.h"
 #include "gmai/ops/attention.h"
 #include "gmai/ops/indexing.h"
+#include "gmai/ops/sampling.h"

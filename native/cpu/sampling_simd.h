@@ -1,0 +1,18 @@
+// Whole-row passes of the sampler over a vocabulary-sized float array, with an AVX2+FMA path
+// chosen at run time and a portable one. The two paths round differently (FMA, summation
+// order), so a seed reproduces tokens on machines of the same ISA level, not across levels.
+#pragma once
+#include <cstdint>
+
+namespace gmai::cpu::sampling {
+
+// exp(x) for x <= 0 (Cephes-style, about 2 ulp); exactly 0 below -87.3, so -inf gives 0.
+float expNonPositive(float x);
+
+struct RowScan { float max; bool hasNan; bool hasPosInf; };
+RowScan scanRow(const float* x, int64_t n);
+
+// w[j] = exp((l[j] - lMax) * invT) for j < n; returns the sum of w in double precision.
+double expWeights(const float* l, float lMax, float invT, float* w, int64_t n);
+
+}  // namespace gmai::cpu::sampling
