@@ -5,6 +5,8 @@ export type { DType } from './dtype.js';
 export * as ops from './ops/index.js';
 export { runtimeInfo } from './runtime.js';
 export type { Runtime } from './runtime.js';
+export { loadModel, Model, Session } from './model/index.js';
+export type { ForwardOptions, ForwardResult, LoadModelOptions, ModelInputs, ModelConfig } from './model/index.js';
 export { openSafetensors, saveSafetensors, SafetensorsError } from './io/safetensors.js';
 export type { SafetensorsReader, TensorInfo, TensorMap } from './io/safetensors.js';
 export { writeFileAtomic } from './io/atomic.js';

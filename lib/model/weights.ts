@@ -1,0 +1,203 @@
+// Loads a checkpoint's tensors into the structure the towers use. Matrices keep the stored
+// dtype (bf16 stays bf16, zero-copy from the mmap) unless `dtype` asks otherwise, in which
+// case they are converted once here. Biases and norm weights become float32 (tiny; the ops
+// add them in float32). The fused vision qkv weight is sliced into q/k/v row views.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { openSafetensors } from '../io/safetensors.js';
+import { cast } from '../ops/basic.js';
+import { Tensor } from '../tensor.js';
+import type { ModelConfig } from './config.js';
+import { canonicalName, detectScheme, expectedShapes, type NamingScheme } from './weight-names.js';
+
+export type F32 = Tensor<'float32'>;
+export type Matrix = Tensor<'float32' | 'bfloat16' | 'float16'>;
+export type WeightDType = 'float32' | 'bfloat16';
+
+export interface Linear {
+  weight: Matrix;
+  bias?: F32;
+}
+
+export interface VisionBlockWeights {
+  norm1: F32;
+  norm2: F32;
+  q: Linear; k: Linear; v: Linear;
+  proj: Linear;
+  gate: Linear; up: Linear; down: Linear;
+}
+
+export interface VisionWeights {
+  /** Conv3d kernel as a Linear weight [hidden, C·T·P·P] (same memory). */
+  patchEmbed: Matrix;
+  blocks: VisionBlockWeights[];
+  mergerNorm: F32;
+  mergerFc1: Linear;
+  mergerFc2: Linear;
+}
+
+export interface DecoderLayerWeights {
+  inputNorm: F32;
+  postNorm: F32;
+  q: Linear; k: Linear; v: Linear; o: Linear;
+  gate: Linear; up: Linear; down: Linear;
+}
+
+export interface TextWeights {
+  embed: Matrix;
+  layers: DecoderLayerWeights[];
+  norm: F32;
+  /** The embedding matrix itself when tie_word_embeddings is true. */
+  lmHead: Matrix;
+}
+
+export interface ModelWeights {
+  text: TextWeights;
+  vision: VisionWeights;
+  scheme: NamingScheme;
+  dtype: WeightDType;
+  /** Frees every tensor and closes the checkpoint files. */
+  dispose(): void;
+}
+
+export interface LoadProgress {
+  loaded: number;
+  total: number;
+  name: string;
+}
+
+export interface LoadWeightsOptions {
+  /** Matrix dtype in memory; default: as stored (float32 or bfloat16). */
+  dtype?: WeightDType;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+/** `model.safetensors.index.json` when the checkpoint is sharded, else `model.safetensors`. */
+export function checkpointFile(dir: string): string {
+  for (const f of ['model.safetensors.index.json', 'model.safetensors']) {
+    const p = join(dir, f);
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`no model.safetensors or model.safetensors.index.json in ${dir}`);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeightsOptions = {}): Promise<ModelWeights> {
+  const file = checkpointFile(dir);
+  const source = openSafetensors(file);
+  const owned: Tensor[] = [];
+  try {
+    const names = source.keys();
+    const scheme = detectScheme(names);
+    const expected = expectedShapes(cfg);
+    const byCanonical = new Map<string, string>();
+    for (const name of names) {
+      const c = canonicalName(name, scheme);
+      if (c === null || !expected.has(c)) throw new Error(`unexpected tensor '${name}' in ${file} (not part of a Qwen2.5-VL model with this config)`);
+      byCanonical.set(c, name);
+    }
+    for (const c of expected.keys()) {
+      if (!byCanonical.has(c)) {
+        const hint = c === 'lm_head.weight' ? ' (config says tie_word_embeddings: false)' : '';
+        throw new Error(`missing tensor for '${c}' in ${file}${hint}`);
+      }
+    }
+    const probe = source.get(byCanonical.get('text.embed_tokens.weight')!);
+    const stored = probe.dtype;
+    probe.dispose();
+    const dtype: WeightDType = opts.dtype ?? (stored === 'bfloat16' ? 'bfloat16' : 'float32');
+    let loaded = 0;
+    const total = expected.size;
+
+    const fetch = (c: string, want: 'float32' | 'matrix'): Tensor => {
+      const name = byCanonical.get(c)!;
+      const t = source.get(name);
+      if (!sameShape(t.shape, expected.get(c)!)) {
+        throw new Error(`tensor '${name}' in ${file} has shape [${t.shape.join(', ')}], expected [${expected.get(c)!.join(', ')}]`);
+      }
+      if (t.dtype !== 'float32' && t.dtype !== 'bfloat16' && t.dtype !== 'float16') {
+        throw new Error(`tensor '${name}' in ${file} has dtype ${t.dtype}; expected a float type`);
+      }
+      const target = want === 'float32' ? 'float32' : dtype;
+      let out = t;
+      if (t.dtype !== target) {
+        out = cast(t, target);
+        t.dispose();
+      }
+      owned.push(out);
+      opts.onProgress?.({ loaded: ++loaded, total, name });
+      return out;
+    };
+    const vec = (c: string) => fetch(c, 'float32') as F32;
+    const mat = (c: string) => fetch(c, 'matrix') as Matrix;
+    const lin = (c: string, bias: boolean): Linear => ({ weight: mat(`${c}.weight`), bias: bias ? vec(`${c}.bias`) : undefined });
+
+    const t = cfg.text;
+    const embed = mat('text.embed_tokens.weight');
+    const text: TextWeights = {
+      embed,
+      layers: Array.from({ length: t.numLayers }, (_, i) => {
+        const p = `text.layers.${i}`;
+        return {
+          inputNorm: vec(`${p}.input_layernorm.weight`),
+          postNorm: vec(`${p}.post_attention_layernorm.weight`),
+          q: lin(`${p}.self_attn.q_proj`, true),
+          k: lin(`${p}.self_attn.k_proj`, true),
+          v: lin(`${p}.self_attn.v_proj`, true),
+          o: lin(`${p}.self_attn.o_proj`, false),
+          gate: lin(`${p}.mlp.gate_proj`, false),
+          up: lin(`${p}.mlp.up_proj`, false),
+          down: lin(`${p}.mlp.down_proj`, false),
+        };
+      }),
+      norm: vec('text.norm.weight'),
+      lmHead: t.tieWordEmbeddings ? embed : mat('lm_head.weight'),
+    };
+
+    const v = cfg.vision;
+    const patch = mat('vision.patch_embed.proj.weight');
+    const patchEmbed = patch.reshape([v.hiddenSize, patch.size / v.hiddenSize]);
+    owned.push(patchEmbed);
+    const vision: VisionWeights = {
+      patchEmbed,
+      blocks: Array.from({ length: v.depth }, (_, i) => {
+        const p = `vision.blocks.${i}`;
+        const qkv = lin(`${p}.attn.qkv`, true);
+        const H = v.hiddenSize;
+        // Rows [0,H) are q, [H,2H) k, [2H,3H) v: contiguous row views of the fused weight.
+        const part = (j: number): Linear => {
+          const weight = qkv.weight.view([H, H], j * H * H);
+          const bias = qkv.bias!.view([H], j * H);
+          owned.push(weight, bias);
+          return { weight, bias };
+        };
+        return {
+          norm1: vec(`${p}.norm1.weight`),
+          norm2: vec(`${p}.norm2.weight`),
+          q: part(0), k: part(1), v: part(2),
+          proj: lin(`${p}.attn.proj`, true),
+          gate: lin(`${p}.mlp.gate_proj`, true),
+          up: lin(`${p}.mlp.up_proj`, true),
+          down: lin(`${p}.mlp.down_proj`, true),
+        };
+      }),
+      mergerNorm: vec('vision.merger.ln_q.weight'),
+      mergerFc1: lin('vision.merger.mlp.0', true),
+      mergerFc2: lin('vision.merger.mlp.2', true),
+    };
+    return {
+      text, vision, scheme, dtype,
+      dispose() {
+        for (const x of owned) x.dispose();
+        source.close();
+      },
+    };
+  } catch (e) {
+    for (const x of owned) x.dispose();
+    source.close();
+    throw e;
+  }
+}
