@@ -1,0 +1,52 @@
+// Text generation for a model in this thread: `createGenerator(model, tokenizer)` gives
+// `generate(inputs, options)`, an async iterator of streamed chunks whose `return` value is
+// the finished sequences. Several concurrent `generate` calls share decode steps (continuous
+// batching); `numReturnSequences: G` samples G completions from one prefill.
+// For services, run this inside a worker (lib/infer/server.ts) so the event loop stays free.
+import type { Model } from '../model/model.js';
+import type { ModelInputs } from '../model/inputs.js';
+import { GenerationEngine, type GeneratedSequence, type GenerationEvent, type SamplingParams } from './engine.js';
+import { ModelBackend, nativeSampler } from './model-backend.js';
+import { pushIterator } from './push-iterator.js';
+
+export interface TokenizerLike {
+  createStreamDecoder(): { push(id: number): string; flush(): string };
+  tokenToId(token: string): number | undefined;
+}
+
+export interface GenerateOptions extends SamplingParams {
+  maxNewTokens?: number;
+  /** Extra stop token ids (EOS and <|im_end|> are always included). */
+  stopTokenIds?: number[];
+  stopStrings?: string[];
+  numReturnSequences?: number;
+  signal?: AbortSignal;
+}
+
+export type GenerationChunk = GenerationEvent;
+
+export interface Generator {
+  generate(inputs: ModelInputs, options?: GenerateOptions): AsyncGenerator<GenerationChunk, GeneratedSequence[]>;
+}
+
+export function createGenerator(model: Model, tokenizer: TokenizerLike): Generator {
+  const engine = new GenerationEngine<ModelInputs>(new ModelBackend(model), nativeSampler, () => tokenizer.createStreamDecoder());
+  const defaultStops = [...new Set([
+    ...model.config.tokens.eos,
+    tokenizer.tokenToId('<|im_end|>'),
+    tokenizer.tokenToId('<|endoftext|>'),
+  ].filter((x): x is number => typeof x === 'number'))];
+  return {
+    generate(inputs, options = {}) {
+      return pushIterator<GenerationChunk, GeneratedSequence[]>((emit) => engine.generate({
+        prompt: inputs,
+        maxNewTokens: options.maxNewTokens ?? 512,
+        stopTokenIds: [...defaultStops, ...(options.stopTokenIds ?? [])],
+        stopStrings: options.stopStrings,
+        numReturnSequences: options.numReturnSequences,
+        signal: options.signal,
+        sampling: options,
+      }, emit));
+    },
+  };
+}
