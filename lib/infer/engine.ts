@@ -28,14 +28,18 @@ export interface SamplingParams {
   seed?: number;
 }
 
-/** Picks one token per row of logits; `history` holds each row's tokens so far (penalties). */
+/**
+ * Picks one token per row of logits; `history` holds each row's tokens so far (penalties).
+ * A row's draw must depend only on (params.seed, sequenceIds[row], step[row]), so a seeded
+ * request reproduces whatever else shares its batch.
+ */
 export type Sampler = (
   logits: Float32Array,
   rows: number,
   params: SamplingParams[],
   history: Int32Array[],
   step: number[],
-  streamIds: number[],
+  sequenceIds: number[],
 ) => { tokens: Int32Array; logprobs: Float32Array };
 
 export interface StreamDecoder {
@@ -82,7 +86,6 @@ interface Active {
   decoder: StreamDecoder;
   stops: StopStringMatcher;
   finish?: FinishReason;
-  streamId: number;
   request: Job<any>;
 }
 
@@ -99,7 +102,6 @@ export class GenerationEngine<Prompt> {
   private readonly waiting: Job<Prompt>[] = [];
   private readonly active: Active[] = [];
   private running = false;
-  private nextStreamId = 0;
 
   constructor(
     private readonly backend: DecoderBackend<Prompt>,
@@ -113,8 +115,10 @@ export class GenerationEngine<Prompt> {
     if (!Number.isInteger(g) || g < 1) return Promise.reject(new RangeError(`numReturnSequences must be a positive integer, got ${g}`));
     if (!Number.isInteger(req.maxNewTokens) || req.maxNewTokens < 0) return Promise.reject(new RangeError(`maxNewTokens must be a non-negative integer, got ${req.maxNewTokens}`));
     if (req.signal?.aborted) return Promise.reject(req.signal.reason ?? new Error('aborted'));
+    // Unseeded requests get a fresh seed, so two of them do not draw the same samples.
+    const seeded = req.sampling?.seed !== undefined ? req : { ...req, sampling: { ...req.sampling, seed: Math.floor(Math.random() * 2 ** 32) } };
     return new Promise((resolve, reject) => {
-      this.waiting.push({ req, emit: onEvent, resolve, reject, sequences: [] });
+      this.waiting.push({ req: seeded, emit: onEvent, resolve, reject, sequences: [] });
       if (!this.running) void this.loop();
     });
   }
@@ -152,7 +156,6 @@ export class GenerationEngine<Prompt> {
     job.sequences = seqs.map((seq, index) => ({
       seq, index, tokens: [], logprobs: [], text: '', request: job,
       decoder: this.makeDecoder(), stops: new StopStringMatcher(job.req.stopStrings ?? []),
-      streamId: this.nextStreamId++,
     }));
     if (job.req.maxNewTokens === 0) { this.complete(job); return; }
     // The first token of each sequence comes from the prefill logits (shared by all G).
@@ -192,7 +195,7 @@ export class GenerationEngine<Prompt> {
       logits, seqs.length, params,
       seqs.map((s) => Int32Array.from(s.tokens)),
       seqs.map((s) => s.tokens.length),
-      seqs.map((s) => s.streamId),
+      seqs.map((s) => s.index),
     );
     seqs.forEach((s, i) => {
       const id = tokens[i];

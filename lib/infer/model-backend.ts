@@ -58,10 +58,10 @@ export class ModelBackend implements DecoderBackend<ModelInputs> {
 
 /**
  * The engine's sampler on the native `sample` op. Each row's draw depends only on (seed,
- * stream id, step), so a seed reproduces a run whatever else is in the batch. The log-prob
+ * sequence index, step), so a seed reproduces a run whatever else is in the batch. The log-prob
  * returned is the raw policy log-prob (what GRPO needs), not the filtered one.
  */
-export const nativeSampler: Sampler = (logits, rows, params, history, step, streamIds) => {
+export const nativeSampler: Sampler = (logits, rows, params, history, step, sequenceIds) => {
   const vocab = logits.length / rows;
   const x = Tensor.from<'float32'>(logits, [rows, vocab], { copy: false });
   const pick = <K extends keyof (typeof params)[number]>(k: K, d: number) => params.map((p) => (p[k] as number | undefined) ?? d);
@@ -74,7 +74,7 @@ export const nativeSampler: Sampler = (logits, rows, params, history, step, stre
     presencePenalty: pick('presencePenalty', 0),
     frequencyPenalty: pick('frequencyPenalty', 0),
     seed: pick('seed', 0),
-    sequenceId: streamIds,
+    sequenceId: sequenceIds,
     step,
     outputTokens: history,
   });
