@@ -1,6 +1,12 @@
 // JS bindings of the foundation ops. Each binding checks shapes, dtypes and devices (errors
 // name the tensor), then calls the backend of the tensors' device.
 #include "dispatch.h"
+
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #include "gmai/ops.h"
 
 namespace gmai {
@@ -176,6 +182,21 @@ Napi::Value rmsnorm(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// setComputeNice(nice): lowers the scheduling priority of the calling thread and of this
+// instance's pool threads (Linux). A model worker calls it so that the host's event loop, at
+// normal priority, preempts generation instead of waiting for a time slice.
+Napi::Value setComputeNice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int nice = info[0].ToNumber().Int32Value();
+  if (nice < 0 || nice > 19) throw std::invalid_argument("setComputeNice: 'nice' must be in 0..19");
+#ifdef __linux__
+  addonData(env).pool->run([nice](int, int) { setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), nice); });
+  return Napi::Boolean::New(env, true);
+#else
+  return Napi::Boolean::New(env, false);
+#endif
+}
+
 Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -203,6 +224,7 @@ GMAI_ADDON_MODULE(ops_api) {
   exports.Set("embedding", Napi::Function::New(env, embedding, "embedding"));
   exports.Set("rmsnorm", Napi::Function::New(env, rmsnorm, "rmsnorm"));
   exports.Set("runtimeInfo", Napi::Function::New(env, runtimeInfo, "runtimeInfo"));
+  exports.Set("setComputeNice", Napi::Function::New(env, setComputeNice, "setComputeNice"));
 }
 
 }  // namespace gmai

@@ -1,0 +1,92 @@
+// A tiny Qwen2.5-VL-shaped model folder made on the spot (no download): a byte-level BPE
+// tokenizer (256 byte tokens + Qwen's special tokens), config files, and random bf16 weights
+// for exactly the tensors the config requires. Its answers are noise — it exists to run the
+// whole pipeline (image → vision tower → decoder → streamed reasoning → parsed answer) anywhere.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { saveSafetensors } from '../io/safetensors.js';
+import { parseConfig } from '../model/config.js';
+import { checkpointName, expectedShapes } from '../model/weight-names.js';
+import { cast } from '../ops/basic.js';
+import { Tensor, disposeAll } from '../tensor.js';
+
+const SPECIAL = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|vision_start|>', '<|vision_end|>', '<|vision_pad|>', '<|image_pad|>', '<|video_pad|>'];
+
+/** GPT-2's printable stand-ins for the 256 byte values (byte-level BPE alphabet). */
+function byteAlphabet(): string[] {
+  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  let extra = 0;
+  return Array.from({ length: 256 }, (_, b) => String.fromCodePoint(printable(b) ? b : 256 + extra++));
+}
+
+function tokenizerJson(): Record<string, unknown> {
+  const vocab = Object.fromEntries(byteAlphabet().map((ch, i) => [ch, i]));
+  return {
+    version: '1.0',
+    added_tokens: SPECIAL.map((content, i) => ({ id: 256 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: true },
+    post_processor: null,
+    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: [] },
+  };
+}
+
+export interface TinyModelOptions {
+  seed?: number;
+  hidden?: number;
+  layers?: number;
+  visionDepth?: number;
+}
+
+/** Writes the tiny model into `dir` (created if needed) and returns `dir`. */
+export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const id = (t: string) => 256 + SPECIAL.indexOf(t);
+  const hidden = opts.hidden ?? 64;
+  const config = {
+    architectures: ['Qwen2_5_VLForConditionalGeneration'],
+    model_type: 'qwen2_5_vl',
+    vocab_size: 256 + SPECIAL.length,
+    hidden_size: hidden, intermediate_size: hidden * 2, num_hidden_layers: opts.layers ?? 2,
+    num_attention_heads: 4, num_key_value_heads: 2, hidden_act: 'silu', rms_norm_eps: 1e-6,
+    rope_theta: 1e6, rope_scaling: { type: 'mrope', mrope_section: [2, 3, 3] },
+    max_position_embeddings: 32768, tie_word_embeddings: true, torch_dtype: 'bfloat16',
+    bos_token_id: id('<|endoftext|>'), eos_token_id: id('<|im_end|>'),
+    image_token_id: id('<|image_pad|>'), video_token_id: id('<|video_pad|>'),
+    vision_start_token_id: id('<|vision_start|>'), vision_end_token_id: id('<|vision_end|>'), vision_token_id: id('<|vision_pad|>'),
+    vision_config: {
+      depth: opts.visionDepth ?? 2, hidden_size: 32, intermediate_size: 64, num_heads: 2, out_hidden_size: hidden,
+      patch_size: 14, spatial_merge_size: 2, temporal_patch_size: 2, window_size: 112, fullatt_block_indexes: [1],
+      in_channels: 3, hidden_act: 'silu', tokens_per_second: 2,
+    },
+  };
+  const generation = { bos_token_id: config.bos_token_id, eos_token_id: [config.eos_token_id, id('<|endoftext|>')] };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
+  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify(generation, null, 2));
+  writeFileSync(join(dir, 'preprocessor_config.json'), JSON.stringify({ min_pixels: 3136, max_pixels: 200704, patch_size: 14, merge_size: 2, temporal_patch_size: 2 }, null, 2));
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<|im_end|>', pad_token: '<|endoftext|>' }));
+
+  // Random weights: norms near 1, biases small, matrices N(0, 1/fan_in) — seeded.
+  let s = (opts.seed ?? 1) >>> 0 || 1;
+  const uniform = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 4294967296; };
+  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  const tensors: Record<string, Tensor> = {};
+  const cfg = parseConfig(config, { generation });
+  try {
+    for (const [name, shape] of expectedShapes(cfg)) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const isNorm = /norm|ln_q/.test(name) && shape.length === 1;
+      const scale = shape.length === 1 ? 0.05 : 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
+      const data = Float32Array.from({ length: n }, () => (isNorm ? 1 : 0) + scale * normal());
+      const f32 = Tensor.from<'float32'>(data, shape);
+      tensors[checkpointName(name, 'flat')] = cast(f32, 'bfloat16');
+      f32.dispose();
+    }
+    await saveSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  } finally {
+    disposeAll(...Object.values(tensors));
+  }
+  return dir;
+}

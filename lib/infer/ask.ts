@@ -1,0 +1,72 @@
+// One question about one image: build the reasoning prompt, preprocess, generate with
+// streaming, parse <think>/<answer>. Used in-process (`askImage`) and inside the model worker
+// (lib/infer/server.ts), so both behave the same.
+import type { Model } from '../model/model.js';
+import { messagesForQuestion, type McQuestion, type PromptTemplate } from '../processing/prompt.js';
+import type { Processor } from '../processing/processor.js';
+import type { ImageInput } from '../processing/image-decode.js';
+import { parseAnswer } from './answer.js';
+import { createGenerator, type GenerateOptions, type Generator } from './generate.js';
+
+export interface AskRequest extends McQuestion {
+  image: ImageInput;
+  system?: string;
+  template?: PromptTemplate;
+  generation?: Omit<GenerateOptions, 'signal'>;
+  signal?: AbortSignal;
+  /** Each piece of streamed text as it is generated. */
+  onToken?: (text: string, tokenId: number) => void;
+}
+
+export interface AskResult {
+  /** The whole generated text. */
+  text: string;
+  reasoning: string | null;
+  answer: string | null;
+  letter: string | null;
+  formatOk: boolean;
+  tokens: number[];
+  timings: { preprocessMs: number; firstTokenMs: number; generateMs: number; totalMs: number; tokensPerSecond: number };
+}
+
+export async function ask(generator: Generator, processor: Processor, req: AskRequest): Promise<AskResult> {
+  const t0 = performance.now();
+  const messages = messagesForQuestion(req);
+  const inputs = await processor.apply({ messages, addGenerationPrompt: true });
+  const t1 = performance.now();
+  let firstToken = 0;
+  const it = generator.generate(inputs, { maxNewTokens: 1024, ...req.generation, signal: req.signal });
+  let r = await it.next();
+  while (!r.done) {
+    if (!firstToken) firstToken = performance.now();
+    req.onToken?.(r.value.text, r.value.tokenId);
+    r = await it.next();
+  }
+  const [seq] = r.value;
+  const t2 = performance.now();
+  const parsed = parseAnswer(seq.text, { options: req.options });
+  return {
+    text: seq.text,
+    ...parsed,
+    tokens: seq.tokens,
+    timings: {
+      preprocessMs: t1 - t0,
+      firstTokenMs: (firstToken || t2) - t1,
+      generateMs: t2 - t1,
+      totalMs: t2 - t0,
+      tokensPerSecond: seq.tokens.length / Math.max((t2 - t1) / 1000, 1e-9),
+    },
+  };
+}
+
+const generators = new WeakMap<Model, Generator>();
+
+/**
+ * Asks a multiple-choice question about an image and returns the model's reasoning and
+ * answer. Runs in this thread: for services use `startModelServer` (a worker) instead.
+ */
+export function askImage(model: Model, processor: Processor, req: AskRequest): Promise<AskResult> {
+  let g = generators.get(model);
+  if (!g) { g = createGenerator(model, processor.tokenizer); generators.set(model, g); }
+  return ask(g, processor, req);
+}
