@@ -5,6 +5,9 @@ type Command = (argv: string[]) => Promise<number | void>;
 
 const commands: Record<string, { run: Command; help: string }> = {
   info: { run: info, help: 'backends, CPU features, threads and GPUs of this install' },
+  demo: { run: (argv) => import('./demo.js').then((m) => m.demo(argv)), help: 'the full pipeline on an embedded tiny model (no download)' },
+  infer: { run: (argv) => import('./infer.js').then((m) => m.infer(argv)), help: 'ask a model a multiple-choice question about an image (streams reasoning)' },
+  eval: { run: (argv) => import('./eval.js').then((m) => m.evaluate(argv)), help: 'multiple-choice accuracy over a JSONL data set, with reports' },
   bench: { run: (argv) => import('./bench.js').then((m) => m.bench(argv)), help: 'kernel and model benchmarks (gmai bench gemm|...)' },
 };
 

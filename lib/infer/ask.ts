@@ -14,11 +14,20 @@ export interface AskRequest extends McQuestion {
   template?: PromptTemplate;
   generation?: Omit<GenerateOptions, 'signal'>;
   signal?: AbortSignal;
-  /** Each piece of streamed text as it is generated. */
+  /** Each piece of streamed text of the first sample as it is generated. */
   onToken?: (text: string, tokenId: number) => void;
 }
 
+export interface AskSample {
+  text: string;
+  letter: string | null;
+  formatOk: boolean;
+  tokens: number[];
+}
+
 export interface AskResult {
+  /** Every sample when `generation.numReturnSequences` > 1 (the fields below are the first's). */
+  samples: AskSample[];
   /** The whole generated text. */
   text: string;
   reasoning: string | null;
@@ -39,13 +48,18 @@ export async function ask(generator: Generator, processor: Processor, req: AskRe
   let r = await it.next();
   while (!r.done) {
     if (!firstToken) firstToken = performance.now();
-    req.onToken?.(r.value.text, r.value.tokenId);
+    if (r.value.index === 0) req.onToken?.(r.value.text, r.value.tokenId);
     r = await it.next();
   }
   const [seq] = r.value;
   const t2 = performance.now();
   const parsed = parseAnswer(seq.text, { options: req.options });
+  const samples = r.value.map((x) => {
+    const p = parseAnswer(x.text, { options: req.options });
+    return { text: x.text, letter: p.letter, formatOk: p.formatOk, tokens: x.tokens };
+  });
   return {
+    samples,
     text: seq.text,
     ...parsed,
     tokens: seq.tokens,
