@@ -1,27 +1,57 @@
-// GEMM entry point (placeholder plain loops; the blocked, ISA-dispatched kernel replaces it).
-#include "gmai/ops.h"
-#include "../simd.h"
+// gmai::cpu::gemm: picks the implementation for this CPU (AVX-512, AVX2+FMA or portable; see
+// gemm_isa.h) once, and holds the small helpers the ISA units share.
+#include <cstdlib>
+#include <new>
+#include <thread>
+
+#include "gemm_isa.h"
 
 namespace gmai::cpu {
 
-void gemm(const Context& ctx, const GemmArgs& g) {
-  ctx.pool->parallelFor(g.batch * g.M, 1, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      int64_t b = r / g.M, i = r % g.M;
-      const float* a = g.A + b * g.strideA + i * g.lda;
-      float* c = g.C + b * g.strideC + i * g.ldc;
-      const char* B = static_cast<const char*>(g.B) + b * g.strideB * int64_t(dtypeSize(g.dtypeB));
-      for (int64_t j = 0; j < g.N; ++j) {
-        float acc = 0;
-        for (int64_t k = 0; k < g.K; ++k) {
-          int64_t idx = g.bTransposed ? j * g.ldb + k : k * g.ldb + j;
-          acc += a[k] * loadAsFloat(B, g.dtypeB, idx);
-        }
-        float v = g.alpha * acc + (g.bias ? g.bias[j] : 0.0f);
-        c[j] = g.beta == 0.0f ? v : v + g.beta * c[j];
-      }
+namespace gemm_detail {
+
+FloatBuffer::FloatBuffer(size_t count) {
+  size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+  data_ = static_cast<float*>(std::aligned_alloc(64, bytes ? bytes : 64));
+  if (!data_) throw std::bad_alloc();
+}
+FloatBuffer::~FloatBuffer() { std::free(data_); }
+
+void SpinBarrier::wait() {
+  if (threads_ <= 1) return;
+  int gen = generation_.load(std::memory_order_acquire);
+  if (arrived_.fetch_add(1, std::memory_order_acq_rel) == threads_ - 1) {
+    arrived_.store(0, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    return;
+  }
+  for (int spins = 0; generation_.load(std::memory_order_acquire) == gen; ++spins) {
+    if (spins < 4000) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
     }
-  });
+  }
+}
+
+}  // namespace gemm_detail
+
+namespace {
+gemm_detail::GemmFn pickGemm() {
+#if defined(__x86_64__)
+  const CpuFeatures& f = cpuFeatures();
+  if (f.isa == CpuIsa::Avx512) return &gemm_avx512::gemm;
+  if (f.isa == CpuIsa::Avx2Fma && f.f16c) return &gemm_avx2::gemm;
+#endif
+  return &gemm_portable::gemm;
+}
+}  // namespace
+
+void gemm(const Context& ctx, const GemmArgs& g) {
+  static const gemm_detail::GemmFn impl = pickGemm();  // CPU features never change
+  impl(ctx, g);
 }
 
 }  // namespace gmai::cpu
