@@ -2,7 +2,6 @@
 // gemm_isa.h) once, and holds the small helpers the ISA units share.
 #include <cstdlib>
 #include <new>
-#include <thread>
 
 #include "gemm_isa.h"
 
@@ -16,25 +15,6 @@ FloatBuffer::FloatBuffer(size_t count) {
   if (!data_) throw std::bad_alloc();
 }
 FloatBuffer::~FloatBuffer() { std::free(data_); }
-
-void SpinBarrier::wait() {
-  if (threads_ <= 1) return;
-  int gen = generation_.load(std::memory_order_acquire);
-  if (arrived_.fetch_add(1, std::memory_order_acq_rel) == threads_ - 1) {
-    arrived_.store(0, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
-    return;
-  }
-  for (int spins = 0; generation_.load(std::memory_order_acquire) == gen; ++spins) {
-    if (spins < 4000) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    } else {
-      std::this_thread::yield();
-    }
-  }
-}
 
 }  // namespace gemm_detail
 

@@ -8,7 +8,6 @@
 // Everything a kernel unit needs from the standard library is declared here, before the
 // ISA pragma, so no inline std:: code is ever emitted with AVX2/AVX-512 enabled.
 #pragma once
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -27,19 +26,6 @@ class FloatBuffer {
 
  private:
   float* data_ = nullptr;
-};
-
-// Barrier for the threads of one ThreadPool::run job. Spins briefly, then yields, so a
-// thread waiting on a descheduled peer (the machine may be shared) does not burn its core.
-class SpinBarrier {
- public:
-  explicit SpinBarrier(int threads) : threads_(threads) {}
-  void wait();
-
- private:
-  int threads_;
-  std::atomic<int> arrived_{0};
-  std::atomic<int> generation_{0};
 };
 
 // One ISA's implementation of gmai::cpu::gemm (defined by gemm_impl.inc).
