@@ -30,9 +30,10 @@ inline float vsum(V v) {
 
 // 16 ymm registers: 12 accumulators + 2 B vectors + 1 broadcast A value.
 constexpr int MR = 6, NV = 2;
-// Zen 2 / Skylake-class caches: B micro-panel 256x16 floats = 16 KB (L1 32 KB),
-// A block 144x256 = 144 KB (L2 512 KB), B block 256x3072 = 3 MB (L3).
-constexpr int64_t KC = 256, MC = 144, NC = 3072;
+// Zen / Skylake-class caches: B micro-panel 320x16 floats = 20 KB (L1 32 KB),
+// A block 144x320 = 180 KB (L2 512 KB), B block 320x3072 = 3.75 MB (L3). Upper bounds:
+// blocked() splits K into equal slices of at most KC.
+constexpr int64_t KC = 320, MC = 144, NC = 3072;
 
 #include "gemm_impl.inc"
 
