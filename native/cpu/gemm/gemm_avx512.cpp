@@ -26,6 +26,11 @@ inline V vloadBf16(const uint16_t* p) {  // bf16 is the top half of a float: wid
   return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
 }
 inline V vloadF16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+inline void vloadBf16EvenOdd(const uint16_t* p, V& even, V& odd) {
+  __m512i x = _mm512_loadu_si512(p);
+  even = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+  odd = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32(int(0xffff0000u))));
+}
 inline float vsum(V v) { return _mm512_reduce_add_ps(v); }
 
 // 32 zmm registers: 28 accumulators + 2 B vectors + 1 broadcast A value.

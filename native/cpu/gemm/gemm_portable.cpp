@@ -15,6 +15,10 @@ inline V vset1(float x) { return V{x, x, x, x}; }
 inline V vfma(V a, V b, V c) { return a * b + c; }
 inline V vloadBf16(const uint16_t* p) { return V{bf16ToF32(p[0]), bf16ToF32(p[1]), bf16ToF32(p[2]), bf16ToF32(p[3])}; }
 inline V vloadF16(const uint16_t* p) { return V{f16ToF32(p[0]), f16ToF32(p[1]), f16ToF32(p[2]), f16ToF32(p[3])}; }
+inline void vloadBf16EvenOdd(const uint16_t* p, V& even, V& odd) {
+  even = V{bf16ToF32(p[0]), bf16ToF32(p[2]), bf16ToF32(p[4]), bf16ToF32(p[6])};
+  odd = V{bf16ToF32(p[1]), bf16ToF32(p[3]), bf16ToF32(p[5]), bf16ToF32(p[7])};
+}
 inline float vsum(V v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
 // 16 xmm registers (SSE2) / 32 (NEON): 4x8 tile = 8 accumulators.

@@ -11,10 +11,15 @@
 namespace gmai::cpu {
 
 namespace {
+// Four streams at once (quarters of the range), as a GEMV reading several weight rows does:
+// more open DRAM pages and prefetch streams than one sequential read.
 GMAI_MULTIVERSION uint64_t sumWords(const uint64_t* p, int64_t n) {
-  uint64_t s = 0;
-  for (int64_t i = 0; i < n; ++i) s += p[i];
-  return s;
+  const int64_t q = n / 4;
+  const uint64_t *p0 = p, *p1 = p + q, *p2 = p + 2 * q, *p3 = p + 3 * q;
+  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (int64_t i = 0; i < q; ++i) { s0 += p0[i]; s1 += p1[i]; s2 += p2[i]; s3 += p3[i]; }
+  for (int64_t i = 4 * q; i < n; ++i) s0 += p[i];
+  return s0 + s1 + s2 + s3;
 }
 }  // namespace
 
