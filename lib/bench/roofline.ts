@@ -81,7 +81,7 @@ export function writeJsonAtomic(file: string, data: unknown): void {
   renameSync(tmp, file);
 }
 
-export interface PeerRun<T> { ok: true; data: T } 
+export interface PeerRun<T> { ok: true; data: T }
 export interface PeerFailure { ok: false; reason: string }
 
 /**
@@ -98,11 +98,15 @@ export function runPythonPeer<T>(
   for (const k of opts.unset ?? []) delete env[k];
   const python = opts.python ?? '/usr/bin/python3';
   return new Promise((resolve) => {
-    let out = '';
+    let out = '', errLine = '';
     const child = spawn(python, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => process.stderr.write(`  [peer] ${d.toString()}`));
+    child.stderr.on('data', (d: Buffer) => {  // relay whole lines as progress
+      const lines = (errLine + d.toString()).split('\n');
+      errLine = lines.pop() ?? '';
+      for (const l of lines) process.stderr.write(`  [peer] ${l}\n`);
+    });
     child.on('error', (e) => { clearTimeout(timer); resolve({ ok: false, reason: `${python}: ${e.message}` }); });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
