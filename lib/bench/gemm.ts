@@ -1,7 +1,7 @@
 // `gmai bench gemm [--json FILE] [--no-peers]`: CPU GEMM throughput against the machine's
 // measured roofline and against numpy / torch timed in the same run (bench/peers/gemm_peers.py).
-// Our kernels run synchronously in this (CLI-only) process; progress is printed per shape,
-// and the Python peers run afterwards so the two never compete for the cores.
+// Our kernels run synchronously in this (CLI-only) process; progress is printed per shape.
+// The Python peers run in a subprocess after each of our fp32 shapes, never concurrently.
 import { join } from 'node:path';
 import { packageRoot } from '../native.js';
 import { Tensor } from '../tensor.js';
@@ -96,25 +96,23 @@ export async function run(argv: string[]): Promise<number> {
   const machine = measureMachine();
   process.stderr.write(`  peak ${machine.peakGflops.toFixed(1)} GFLOP/s (${machine.isa}, ${machine.threads} threads), ` +
     `read bandwidth ${machine.bandwidthGBps.toFixed(1)} GB/s\n`);
-  const rows: GemmRow[] = [];
+  // Each fp32 shape is timed by the peers right after our run (not all at the end), so both
+  // see the same load when the machine is shared.
+  const rows: GemmRow[] = [], peerRows: GemmRow[] = [];
+  let note = 'peers skipped (--no-peers)';
   for (const c of CASES) {
     process.stderr.write(`gmai ${shapeName(c)} ${c.dtype} ${c.transB ? 'NT' : 'NN'}...`);
     const r = benchOurs(c, machine);
     process.stderr.write(` ${r.ms.toFixed(3)} ms\n`);
     rows.push(r);
-  }
-  let note = 'peers skipped (--no-peers)';
-  if (peers) {
-    process.stderr.write('running numpy/torch peers (fp32)...\n');
-    const p = await benchPeers(CASES.filter((c) => c.dtype === 'float32'), machine);
+    if (!peers || c.dtype !== 'float32') continue;
+    const p = await benchPeers([c], machine);
     note = p.note;
-    for (const r of rows) {  // ratio = our speed / best peer's speed on the same fp32 problem
-      const same = p.rows.filter((q) => q.shape === r.shape && q.layout === r.layout && r.dtype === 'float32');
-      const best = same.sort((x, y) => x.ms - y.ms)[0];
-      if (best) { r.peer = best.kernel; r.ratio = best.ms / r.ms; }
-    }
-    rows.push(...p.rows);
+    const best = [...p.rows].sort((x, y) => x.ms - y.ms)[0];
+    if (best) { r.peer = best.kernel; r.ratio = best.ms / r.ms; }  // our speed / best peer's
+    peerRows.push(...p.rows);
   }
+  rows.push(...peerRows);
   const f = (x: number, d = 1) => x.toFixed(d);
   process.stdout.write(`\nGEMM, ${machine.threads} threads, ${machine.isa}; peak ${f(machine.peakGflops)} GFLOP/s, ` +
     `bandwidth ${f(machine.bandwidthGBps)} GB/s (measured)\n${note}\n\n`);
