@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../native.js';
 import { Tensor } from '../tensor.js';
 import { cast, matmul } from '../ops/basic.js';
-import { formatTable, measureMachine, roofline, runPythonPeer, timeMs, writeJsonAtomic, type Machine } from './roofline.js';
+import { bestMachine, formatTable, measureMachine, roofline, runPythonPeer, timeMs, writeJsonAtomic, type Machine } from './roofline.js';
 
 type WeightType = 'float32' | 'bfloat16';
 interface Case { M: number; K: number; N: number; dtype: WeightType; transB: boolean }
@@ -93,7 +93,7 @@ export async function run(argv: string[]): Promise<number> {
     else { process.stderr.write(`usage: gmai bench gemm [--json FILE] [--no-peers]\n`); return 2; }
   }
   process.stderr.write('measuring FMA peak and memory bandwidth...\n');
-  const machine = measureMachine();
+  const machine = measureMachine();  // measured again at the end; the best of the two is used
   process.stderr.write(`  peak ${machine.peakGflops.toFixed(1)} GFLOP/s (${machine.isa}, ${machine.threads} threads), ` +
     `read bandwidth ${machine.bandwidthGBps.toFixed(1)} GB/s\n`);
   // Each fp32 shape is timed by the peers right after our run (not all at the end), so both
@@ -113,6 +113,12 @@ export async function run(argv: string[]): Promise<number> {
     peerRows.push(...p.rows);
   }
   rows.push(...peerRows);
+  // On a shared machine a probe can be slowed by other load: keep the better of two.
+  const again = bestMachine(machine, measureMachine());
+  if (again.peakGflops !== machine.peakGflops || again.bandwidthGBps !== machine.bandwidthGBps) {
+    Object.assign(machine, again);
+    for (const r of rows) Object.assign(r, roofline(r.ms, r.gflops * r.ms * 1e6, r.gbps * r.ms * 1e6, machine));
+  }
   const f = (x: number, d = 1) => x.toFixed(d);
   process.stdout.write(`\nGEMM, ${machine.threads} threads, ${machine.isa}; peak ${f(machine.peakGflops)} GFLOP/s, ` +
     `bandwidth ${f(machine.bandwidthGBps)} GB/s (measured)\n${note}\n\n`);

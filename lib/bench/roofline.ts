@@ -35,6 +35,11 @@ export function measureMachine(opts: { bandwidthMB?: number; reps?: number } = {
 
 export interface Timing { medianMs: number; minMs: number; reps: number }
 
+/** The better of two measurements (e.g. before and after a benchmark, on a shared machine). */
+export function bestMachine(a: Machine, b: Machine): Machine {
+  return { ...a, peakGflops: Math.max(a.peakGflops, b.peakGflops), bandwidthGBps: Math.max(a.bandwidthGBps, b.bandwidthGBps) };
+}
+
 /** Median wall time of `fn` after `warmup` calls; reps fit in about `budgetMs` (3..maxReps). */
 export function timeMs(fn: () => void, opts: { warmup?: number; budgetMs?: number; maxReps?: number } = {}): Timing {
   for (let i = 0; i < (opts.warmup ?? 2); i++) fn();
