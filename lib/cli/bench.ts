@@ -1,6 +1,7 @@
 // `gmai bench <what>`: dispatches to the benchmark modules in lib/bench/.
 const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   sampling: () => import('../bench/sampling.js'),
+  gemm: () => import('../bench/gemm.js'),
 };
 
 export async function bench(argv: string[]): Promise<number> {

@@ -1,0 +1,127 @@
+// Reusable pieces for benchmarks: machine probes (FMA peak, memory bandwidth), timing with
+// warm-up and median, roofline percentages, table printing, atomic JSON output and running
+// a Python peer script in a subprocess.
+import { spawn } from 'node:child_process';
+import { closeSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { native } from '../native.js';
+
+export interface Machine {
+  /** Measured fp32 FMA throughput of all pool threads, GFLOP/s. */
+  peakGflops: number;
+  /** Measured streaming read bandwidth of all pool threads, GB/s. */
+  bandwidthGBps: number;
+  isa: string;
+  threads: number;
+}
+
+interface ProbeResult { value: number; seconds: number; isa: string }
+interface Probes {
+  probeFmaPeak(itersPerThread?: number, reps?: number): ProbeResult;
+  probeReadBandwidth(megabytes?: number, reps?: number): ProbeResult;
+  runtimeInfo(): { threads: number };
+}
+
+/**
+ * Measures this machine's roofline. Synchronous: occupies every pool thread for about a
+ * second (benchmark use only). `bandwidthMB` should be far larger than the last-level cache.
+ */
+export function measureMachine(opts: { bandwidthMB?: number; reps?: number } = {}): Machine {
+  const p = native() as unknown as Probes;
+  const peak = p.probeFmaPeak(20_000_000, opts.reps ?? 5);
+  const bw = p.probeReadBandwidth(opts.bandwidthMB ?? 512, opts.reps ?? 5);
+  return { peakGflops: peak.value, bandwidthGBps: bw.value, isa: peak.isa, threads: p.runtimeInfo().threads };
+}
+
+export interface Timing { medianMs: number; minMs: number; reps: number }
+
+/** The better of two measurements (e.g. before and after a benchmark, on a shared machine). */
+export function bestMachine(a: Machine, b: Machine): Machine {
+  return { ...a, peakGflops: Math.max(a.peakGflops, b.peakGflops), bandwidthGBps: Math.max(a.bandwidthGBps, b.bandwidthGBps) };
+}
+
+/** Median wall time of `fn` after `warmup` calls; reps fit in about `budgetMs` (3..maxReps). */
+export function timeMs(fn: () => void, opts: { warmup?: number; budgetMs?: number; maxReps?: number } = {}): Timing {
+  for (let i = 0; i < (opts.warmup ?? 2); i++) fn();
+  const once = () => {
+    const t0 = process.hrtime.bigint();
+    fn();
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+  const first = once();
+  const reps = Math.max(3, Math.min(opts.maxReps ?? 20, Math.ceil((opts.budgetMs ?? 1000) / Math.max(first, 1e-3))));
+  const samples = [first];
+  for (let i = 1; i < reps; i++) samples.push(once());
+  samples.sort((a, b) => a - b);
+  return { medianMs: samples[Math.floor(samples.length / 2)], minMs: samples[0], reps };
+}
+
+export interface Roofline { gflops: number; gbps: number; pctPeak: number; pctBandwidth: number }
+
+/** Throughput of a run that did `flops` and moved `bytes` in `ms`, and its share of the machine. */
+export function roofline(ms: number, flops: number, bytes: number, m: Machine): Roofline {
+  const gflops = flops / ms / 1e6, gbps = bytes / ms / 1e6;
+  return { gflops, gbps, pctPeak: (100 * gflops) / m.peakGflops, pctBandwidth: (100 * gbps) / m.bandwidthGBps };
+}
+
+/** Fixed-width text table; numbers are printed as given (format them first). */
+export function formatTable(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n') + '\n';
+}
+
+/** Writes JSON so a reader never sees a partial file: temp file, fsync, rename. */
+export function writeJsonAtomic(file: string, data: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, JSON.stringify(data, null, 2) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+export interface PeerRun<T> { ok: true; data: T }
+export interface PeerFailure { ok: false; reason: string }
+
+/**
+ * Runs `python script args...` with the given extra environment (and variables to unset),
+ * relaying its stderr as progress, and parses the last stdout line as JSON. Never throws:
+ * a missing interpreter or a failing script gives { ok: false, reason }.
+ */
+export function runPythonPeer<T>(
+  script: string,
+  args: string[],
+  opts: { python?: string; env?: Record<string, string>; unset?: string[]; timeoutMs?: number } = {},
+): Promise<PeerRun<T> | PeerFailure> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+  for (const k of opts.unset ?? []) delete env[k];
+  const python = opts.python ?? '/usr/bin/python3';
+  return new Promise((resolve) => {
+    let out = '', errLine = '';
+    const child = spawn(python, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {  // relay whole lines as progress
+      const lines = (errLine + d.toString()).split('\n');
+      errLine = lines.pop() ?? '';
+      for (const l of lines) process.stderr.write(`  [peer] ${l}\n`);
+    });
+    child.on('error', (e) => { clearTimeout(timer); resolve({ ok: false, reason: `${python}: ${e.message}` }); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) return resolve({ ok: false, reason: `${script} exited with ${signal ?? code}` });
+      try {
+        const last = out.trim().split('\n').pop() ?? '';
+        resolve({ ok: true, data: JSON.parse(last) as T });
+      } catch (e) {
+        resolve({ ok: false, reason: `${script}: unreadable output (${(e as Error).message})` });
+      }
+    });
+  });
+}

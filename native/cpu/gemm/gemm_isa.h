@@ -1,0 +1,40 @@
+// Internals shared by the GEMM translation units (not part of the op table).
+//
+// The blocked GEMM and the small-M (GEMV) path are written once, in gemm_impl.inc, over a
+// few vector primitives. Each gemm_<isa>.cpp defines those primitives for one instruction set
+// and includes the .inc inside its own namespace, with the whole unit compiled for that ISA
+// (`#pragma GCC target`). gemm.cpp picks one at run time from cpuFeatures().
+//
+// Everything a kernel unit needs from the standard library is declared here, before the
+// ISA pragma, so no inline std:: code is ever emitted with AVX2/AVX-512 enabled.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "gmai/ops.h"
+
+namespace gmai::cpu::gemm_detail {
+
+// 64-byte aligned float scratch, freed on scope exit.
+class FloatBuffer {
+ public:
+  explicit FloatBuffer(size_t count);
+  ~FloatBuffer();
+  FloatBuffer(const FloatBuffer&) = delete;
+  FloatBuffer& operator=(const FloatBuffer&) = delete;
+  float* data() const { return data_; }
+
+ private:
+  float* data_ = nullptr;
+};
+
+// One ISA's implementation of gmai::cpu::gemm (defined by gemm_impl.inc).
+using GemmFn = void (*)(const Context&, const GemmArgs&);
+
+}  // namespace gmai::cpu::gemm_detail
+
+namespace gmai::cpu::gemm_portable { void gemm(const Context&, const GemmArgs&); }
+#if defined(__x86_64__)
+namespace gmai::cpu::gemm_avx2 { void gemm(const Context&, const GemmArgs&); }
+namespace gmai::cpu::gemm_avx512 { void gemm(const Context&, const GemmArgs&); }
+#endif
