@@ -4,11 +4,7 @@
 // whole pipeline (image → vision tower → decoder → streamed reasoning → parsed answer) anywhere.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { saveSafetensors } from '../io/safetensors.js';
-import { parseConfig } from '../model/config.js';
-import { checkpointName, expectedShapes } from '../model/weight-names.js';
-import { cast } from '../ops/basic.js';
-import { Tensor, disposeAll } from '../tensor.js';
+import { writeRandomModel } from './random-model.js';
 
 const SPECIAL = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|vision_start|>', '<|vision_end|>', '<|vision_pad|>', '<|image_pad|>', '<|video_pad|>'];
 
@@ -62,31 +58,9 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
     },
   };
   const generation = { bos_token_id: config.bos_token_id, eos_token_id: [config.eos_token_id, id('<|endoftext|>')] };
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
-  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify(generation, null, 2));
   writeFileSync(join(dir, 'preprocessor_config.json'), JSON.stringify({ min_pixels: 3136, max_pixels: 200704, patch_size: 14, merge_size: 2, temporal_patch_size: 2 }, null, 2));
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<|im_end|>', pad_token: '<|endoftext|>' }));
-
-  // Random weights: norms near 1, biases small, matrices N(0, 1/fan_in) — seeded.
-  let s = (opts.seed ?? 1) >>> 0 || 1;
-  const uniform = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 4294967296; };
-  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  const tensors: Record<string, Tensor> = {};
-  const cfg = parseConfig(config, { generation });
-  try {
-    for (const [name, shape] of expectedShapes(cfg)) {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const isNorm = /norm|ln_q/.test(name) && shape.length === 1;
-      const scale = shape.length === 1 ? 0.05 : 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
-      const data = Float32Array.from({ length: n }, () => (isNorm ? 1 : 0) + scale * normal());
-      const f32 = Tensor.from<'float32'>(data, shape);
-      tensors[checkpointName(name, 'flat')] = cast(f32, 'bfloat16');
-      f32.dispose();
-    }
-    await saveSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  } finally {
-    disposeAll(...Object.values(tensors));
-  }
+  await writeRandomModel(dir, config, { seed: opts.seed, generation });
   return dir;
 }
