@@ -87,3 +87,11 @@ test('streaming events, abort, and errors', async (t) => {
   await t.throwsAsync(e.generate({ prompt: [1], maxNewTokens: 3, stopTokenIds: [], numReturnSequences: 0 }), { message: /numReturnSequences/ });
   t.is(b.caches.size, 0);
 });
+
+test('suppressed token ids are never generated', async (t) => {
+  const b = toyBackend();
+  const e = new GenerationEngine(b, greedy, digits);
+  const [r] = await e.generate({ prompt: [3], maxNewTokens: 3, stopTokenIds: [], suppressTokenIds: [4] });
+  t.false(r.tokens.includes(4));
+  t.is(r.tokens.length, 3);
+});

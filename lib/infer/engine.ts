@@ -52,6 +52,8 @@ export interface GenerateRequest<Prompt> {
   maxNewTokens: number;
   stopTokenIds: number[];
   stopStrings?: string[];
+  /** Token ids never to generate (e.g. image placeholders); their logits become -Infinity. */
+  suppressTokenIds?: number[];
   sampling?: SamplingParams;
   /** G samples sharing one prefill. */
   numReturnSequences?: number;
@@ -190,6 +192,10 @@ export class GenerationEngine<Prompt> {
   }
 
   private sampleAndAppend(seqs: Active[], logits: Float32Array): void {
+    const v = this.backend.vocabSize;
+    seqs.forEach((s, row) => {
+      for (const id of s.request.req.suppressTokenIds ?? []) if (id >= 0 && id < v) logits[row * v + id] = -Infinity;
+    });
     const params = seqs.map((s) => s.request.req.sampling ?? {});
     const { tokens, logprobs } = this.sampler(
       logits, seqs.length, params,

@@ -36,6 +36,9 @@ export function createGenerator(model: Model, tokenizer: TokenizerLike): Generat
     tokenizer.tokenToId('<|im_end|>'),
     tokenizer.tokenToId('<|endoftext|>'),
   ].filter((x): x is number => typeof x === 'number'))];
+  // Vision placeholders only ever come from the processor, never from the model.
+  const t = model.config.tokens;
+  const placeholders = [t.image, t.video, t.visionStart, t.visionEnd];
   return {
     generate(inputs, options = {}) {
       return pushIterator<GenerationChunk, GeneratedSequence[]>((emit) => engine.generate({
@@ -43,6 +46,7 @@ export function createGenerator(model: Model, tokenizer: TokenizerLike): Generat
         maxNewTokens: options.maxNewTokens ?? 512,
         stopTokenIds: [...defaultStops, ...(options.stopTokenIds ?? [])],
         stopStrings: options.stopStrings,
+        suppressTokenIds: placeholders,
         numReturnSequences: options.numReturnSequences,
         signal: options.signal,
         sampling: options,
