@@ -2,6 +2,7 @@
 const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   sampling: () => import('../bench/sampling.js'),
   gemm: () => import('../bench/gemm.js'),
+  model: () => import('../bench/model.js'),
 };
 
 export async function bench(argv: string[]): Promise<number> {

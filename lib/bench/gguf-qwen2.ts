@@ -1,6 +1,5 @@
-// Random bf16 weights with the real shapes of a Qwen2 text decoder (e.g. Qwen2.5-0.5B), named
-// as Hugging Face names them, plus the same tensors laid out for llama.cpp's GGUF. Both engines
-// in a benchmark then run identical shapes and bytes.
+// A Qwen2 text decoder's Hugging Face tensors laid out for llama.cpp's GGUF, so a benchmark can
+// run llama.cpp on exactly the weights (shapes and bytes) our engine runs.
 import { cast } from '../ops/index.js';
 import { Tensor, disposeAll } from '../tensor.js';
 import { GgmlType, GgufTensor, GgufValue } from './gguf.js';
@@ -17,61 +16,10 @@ export interface Qwen2Shape {
   rmsEps: number;
 }
 
-/** Qwen2.5-0.5B's decoder. */
-export const QWEN25_05B: Qwen2Shape = {
-  hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151936,
-  tied: true, ropeTheta: 1e6, rmsEps: 1e-6,
-};
-
+/** One checkpoint tensor as bf16 bit patterns. */
 export interface RawTensor {
-  dtype: 'bfloat16' | 'float32';
   shape: number[];
-  /** bf16 bit patterns or float32 values. */
-  data: Uint16Array | Float32Array;
-}
-
-/** Deterministic bf16 values ~ U(-scale, scale) from a xorshift stream. */
-function randomBf16(n: number, seed: number, scale: number): Uint16Array {
-  const out = new Uint16Array(n);
-  const f = new Float32Array(1), u = new Uint32Array(f.buffer);
-  let s = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    f[0] = ((s / 4294967296) * 2 - 1) * scale;
-    out[i] = u[0] >>> 16;
-  }
-  return out;
-}
-
-/** HF-named tensors: `model.embed_tokens.weight`, `model.layers.N.*`, `model.norm.weight`. */
-export function randomQwen2Weights(s: Qwen2Shape, seed = 1): Map<string, RawTensor> {
-  const d = s.hidden / s.heads, kv = s.kvHeads * d;
-  const w = new Map<string, RawTensor>();
-  let k = seed;
-  const mat = (name: string, out: number, inp: number) =>
-    w.set(name, { dtype: 'bfloat16', shape: [out, inp], data: randomBf16(out * inp, k++, 1 / Math.sqrt(inp)) });
-  const vec = (name: string, n: number, base: number, scale: number) => {
-    const x = new Float32Array(n);
-    const r = randomBf16(n, k++, scale), f = new Float32Array(1), u = new Uint32Array(f.buffer);
-    for (let i = 0; i < n; i++) { u[0] = r[i] << 16; x[i] = base + f[0]; }
-    w.set(name, { dtype: 'bfloat16', shape: [n], data: Uint16Array.from(x, (v) => { f[0] = v; return u[0] >>> 16; }) });
-  };
-  mat('model.embed_tokens.weight', s.vocab, s.hidden);
-  for (let l = 0; l < s.layers; l++) {
-    const p = `model.layers.${l}.`;
-    vec(p + 'input_layernorm.weight', s.hidden, 1, 0.1);
-    mat(p + 'self_attn.q_proj.weight', s.hidden, s.hidden); vec(p + 'self_attn.q_proj.bias', s.hidden, 0, 0.05);
-    mat(p + 'self_attn.k_proj.weight', kv, s.hidden); vec(p + 'self_attn.k_proj.bias', kv, 0, 0.05);
-    mat(p + 'self_attn.v_proj.weight', kv, s.hidden); vec(p + 'self_attn.v_proj.bias', kv, 0, 0.05);
-    mat(p + 'self_attn.o_proj.weight', s.hidden, s.hidden);
-    vec(p + 'post_attention_layernorm.weight', s.hidden, 1, 0.1);
-    mat(p + 'mlp.gate_proj.weight', s.intermediate, s.hidden);
-    mat(p + 'mlp.up_proj.weight', s.intermediate, s.hidden);
-    mat(p + 'mlp.down_proj.weight', s.hidden, s.intermediate);
-  }
-  vec('model.norm.weight', s.hidden, 1, 0.1);
-  if (!s.tied) mat('lm_head.weight', s.vocab, s.hidden);
-  return w;
+  data: Uint16Array;
 }
 
 const ggufName: [RegExp, string][] = [
