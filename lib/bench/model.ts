@@ -26,7 +26,8 @@ function qwenVlConfig(text: Qwen2Shape, vision: Record<string, unknown>): Record
     vocab_size: text.vocab, hidden_size: text.hidden, intermediate_size: text.intermediate,
     num_hidden_layers: text.layers, num_attention_heads: text.heads, num_key_value_heads: text.kvHeads,
     hidden_act: 'silu', rms_norm_eps: text.rmsEps, rope_theta: text.ropeTheta, max_position_embeddings: 32768,
-    rope_scaling: { type: 'mrope', mrope_section: text.hidden / text.heads === 64 ? [16, 24, 24] : [2, 3, 3] },
+    // Qwen2.5-VL splits head_dim/2 frequencies as 1/4 temporal, 3/8 height, 3/8 width.
+    rope_scaling: { type: 'mrope', mrope_section: [text.hidden / text.heads / 8, (3 * text.hidden) / text.heads / 16, (3 * text.hidden) / text.heads / 16] },
     tie_word_embeddings: text.tied, torch_dtype: 'bfloat16',
     bos_token_id: ids.bos, eos_token_id: ids.eos, image_token_id: ids.image, video_token_id: ids.video,
     vision_start_token_id: ids.visionStart, vision_end_token_id: ids.visionEnd, vision_token_id: ids.visionPad,
