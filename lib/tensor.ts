@@ -74,9 +74,9 @@ export class Tensor<D extends DType = DType> implements Disposable {
     return new Tensor(h, dtype, s, 'cpu');
   }
 
-  /** The native handle; throws once disposed. */
+  /** The native handle; throws once disposed. (The addon checks liveness again on use.) */
   get handle(): Handle {
-    if (!this.#handle || !native().isAlive(this.#handle)) {
+    if (!this.#handle) {
       throw new Error(`tensor [${this.shape.join(', ')}] ${this.dtype} was used after dispose()`);
     }
     return this.#handle;

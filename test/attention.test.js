@@ -43,9 +43,10 @@ function check(t, { lensQ, lensK, Hq, Hkv, D, causal, label }) {
   const qa = randomArray(Tq * Hq * D, seed, -2, 2), ka = randomArray(Tk * Hkv * D, seed + 1, -2, 2), va = randomArray(Tk * Hkv * D, seed + 2);
   const q = Tensor.from(qa, [Tq, Hq, D]), k = Tensor.from(ka, [Tk, Hkv, D]), v = Tensor.from(va, [Tk, Hkv, D]);
   const lse = Tensor.full([Hq, Tq], NaN);
+  const out = Tensor.full([Tq, Hq, D], NaN);  // poisoned: every element must be written
   const packed = lensQ.length > 1 || label.includes('packed');
-  const out = ops.attention(q, k, v, {
-    causal, lse,
+  ops.attention(q, k, v, {
+    causal, lse, out,
     ...(packed ? { cuSeqlensQ: Int32Array.from(cuQ), cuSeqlensK: Int32Array.from(cuK) } : {}),
   });
   const ref = referenceAttention(qa, ka, va, { Tq, Tk, Hq, Hkv, D, cuQ, cuK, causal, scale: 1 / Math.sqrt(D) });
@@ -61,15 +62,19 @@ function check(t, { lensQ, lensK, Hq, Hkv, D, causal, label }) {
 }
 
 test('non-causal single sequence, odd sizes, GQA', (t) => {
-  for (const [T, Hq, Hkv, D] of [[1, 1, 1, 16], [7, 4, 2, 16], [65, 14, 2, 64], [130, 2, 2, 80]]) {
+  // Sizes cross the kernel's blocks: 64 rows per work item, 128 keys per block.
+  for (const [T, Hq, Hkv, D] of [[1, 1, 1, 16], [7, 4, 2, 16], [65, 14, 2, 64], [130, 2, 2, 80], [259, 3, 1, 80]]) {
     check(t, { lensQ: [T], lensK: [T], Hq, Hkv, D, causal: false, label: `T=${T} H=${Hq}/${Hkv} D=${D}` });
   }
 });
 
 test('causal prefill, chunked prefill against a longer cache, and decode', (t) => {
   check(t, { lensQ: [65], lensK: [65], Hq: 14, Hkv: 2, D: 64, causal: true, label: 'causal prefill 65' });
+  check(t, { lensQ: [301], lensK: [301], Hq: 14, Hkv: 2, D: 64, causal: true, label: 'causal prefill 301' });
+  check(t, { lensQ: [40], lensK: [300], Hq: 7, Hkv: 1, D: 64, causal: true, label: 'chunk 40 over 300' });
   check(t, { lensQ: [17], lensK: [130], Hq: 4, Hkv: 2, D: 16, causal: true, label: 'chunk 17 over 130' });
   check(t, { lensQ: [1], lensK: [131], Hq: 14, Hkv: 2, D: 64, causal: true, label: 'decode over 131' });
+  check(t, { lensQ: [1], lensK: [1], Hq: 14, Hkv: 2, D: 64, causal: true, label: 'decode over 1' });
   check(t, { lensQ: [5], lensK: [3], Hq: 2, Hkv: 1, D: 16, causal: true, label: 'more queries than keys (first rows see nothing)' });
 });
 

@@ -33,6 +33,8 @@ export interface AttentionOptions {
   scale?: number;
   /** Receives the log-sum-exp of each query row's scaled scores, [Hq, Tq] float32. */
   lse?: F32;
+  /** Written instead of a new tensor: [Tq, Hq, D] float32 (a view into a larger tensor works). */
+  out?: F32;
 }
 
 /**
@@ -40,14 +42,19 @@ export interface AttentionOptions {
  * q [Tq, Hq, D], k and v [Tk, Hkv, D] with Hq a multiple of Hkv (grouped-query attention).
  */
 export function attention(q: F32, k: F32, v: F32, opts: AttentionOptions = {}): F32 {
-  const out = Tensor.empty(q.shape, { dtype: 'float32', device: q.device });
-  return produce(out, () => ops().attention(q.handle, k.handle, v.handle, out.handle, {
+  const run = (out: F32) => ops().attention(q.handle, k.handle, v.handle, out.handle, {
     causal: opts.causal ?? false,
     scale: opts.scale,
     cuSeqlensQ: opts.cuSeqlensQ,
     cuSeqlensK: opts.cuSeqlensK,
     lse: opts.lse?.handle,
-  }));
+  });
+  if (opts.out) {
+    run(opts.out);
+    return opts.out;
+  }
+  const out = Tensor.empty(q.shape, { dtype: 'float32', device: q.device });
+  return produce(out, () => run(out));
 }
 
 /** Rotate-half rotary embedding of x [T, H, D] with per-position cos/sin [T, D/2]. */

@@ -1,110 +1,280 @@
 // Flash-style attention on the CPU. One work item is (sequence, kv head, block of queries);
 // its rows are every (query, query head) pair that shares that kv head, so with grouped-query
 // attention K and V are read once for all g heads. Keys are visited in blocks with an online
-// softmax: running max m, running sum l, accumulator rescaled when the max grows.
+// softmax: running max m and sum l per row, the output rows rescaled when the max grows.
+// Both products of a block (scores S = Q·Kᵀ, then O += P·V) are small GEMMs on the calling
+// thread, so the tuned CPU GEMM (with its ISA dispatch) does the arithmetic.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "gmai/ops.h"
 #include "simd.h"
+#include "vmath.h"
 
 namespace gmai::cpu {
 
 namespace {
 
-constexpr int64_t kQueryBlock = 16;  // queries per work item (times g query heads = rows)
-constexpr int64_t kKeyBlock = 64;    // keys per inner step
-
-GMAI_MULTIVERSION float dot(const float* a, const float* b, int64_t n) {
-  float s = 0.0f;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-GMAI_MULTIVERSION void scaleAddRow(float* acc, float corr, const float* v, float p, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) acc[i] = acc[i] * corr + p * v[i];
-}
-
-GMAI_MULTIVERSION void axpy(float* acc, const float* v, float p, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) acc[i] += p * v[i];
-}
+constexpr int64_t kRowsPerItem = 64;  // query rows (queries x heads of a group) per work item
+constexpr int64_t kKeyBlock = 128;    // keys per block: S is at most rows x kKeyBlock floats
 
 struct WorkItem { int64_t seq, q0, q1; };
 
 struct Scratch {
-  std::vector<float> acc, m, l, s;
+  std::vector<float> q, o, s, m, l;
 };
 
+// C [M, N] (= or +=) A [M, K] · op(B), one thread.
+void smallGemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+               bool transB, float* C, int64_t ldc, float beta) {
+  GemmArgs g;
+  g.M = M; g.N = N; g.K = K;
+  g.A = A; g.lda = lda;
+  g.B = B; g.ldb = ldb; g.bTransposed = transB;
+  g.C = C; g.ldc = ldc; g.beta = beta;
+  gemm(Context{}, g);  // no pool: work items are already spread over the threads
+}
+
 void attendBlock(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc) {
-  const int64_t g = a.Hq / a.Hkv, D = a.D;
+  const int64_t g = a.Hq / a.Hkv, D = a.D, ldkv = a.Hkv * D;
   const int64_t qBase = a.cuSeqlensQ ? a.cuSeqlensQ[w.seq] : 0;
   const int64_t kBase = a.cuSeqlensK ? a.cuSeqlensK[w.seq] : 0;
   const int64_t lenQ = a.cuSeqlensQ ? a.cuSeqlensQ[w.seq + 1] - qBase : a.Tq;
   const int64_t lenK = a.cuSeqlensK ? a.cuSeqlensK[w.seq + 1] - kBase : a.Tk;
   const int64_t offset = lenK - lenQ;  // causal: query i sees keys j <= i + offset
-  const int64_t nq = w.q1 - w.q0, rows = nq * g;
-  sc.acc.assign(size_t(rows * D), 0.0f);
+  const int64_t rows = (w.q1 - w.q0) * g;
+  // Row r = (query w.q0 + r / g, head kvh * g + r % g): the g heads of one query are adjacent
+  // in q, so the block's rows are gathered (scaled) into a dense [rows, D] matrix.
+  sc.q.resize(size_t(rows * D));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* src = a.q + ((qBase + w.q0 + r / g) * a.Hq + kvh * g + r % g) * D;
+    for (int64_t d = 0; d < D; ++d) sc.q[size_t(r * D + d)] = src[d] * a.scale;
+  }
+  sc.o.assign(size_t(rows * D), 0.0f);
   sc.m.assign(size_t(rows), -INFINITY);
   sc.l.assign(size_t(rows), 0.0f);
   sc.s.resize(size_t(rows * kKeyBlock));
 
-  auto qRow = [&](int64_t r) {  // row r = (query qi, head hg within the group)
-    int64_t qi = w.q0 + r / g, h = kvh * g + r % g;
-    return a.q + ((qBase + qi) * a.Hq + h) * D;
-  };
-  int64_t kEnd = a.causal ? std::min(lenK, w.q1 - 1 + offset + 1) : lenK;
+  const int64_t kEnd = a.causal ? std::clamp<int64_t>(w.q1 + offset, 0, lenK) : lenK;
   for (int64_t k0 = 0; k0 < kEnd; k0 += kKeyBlock) {
-    const int64_t k1 = std::min(kEnd, k0 + kKeyBlock);
+    const int64_t n = std::min(kEnd, k0 + kKeyBlock) - k0;
+    const float* kBlock = a.k + (kBase + k0) * ldkv + kvh * D;
+    const float* vBlock = a.v + (kBase + k0) * ldkv + kvh * D;
+    smallGemm(rows, n, D, sc.q.data(), D, kBlock, ldkv, true, sc.s.data(), n, 0.0f);  // S = Q·Kᵀ
     for (int64_t r = 0; r < rows; ++r) {
-      const float* q = qRow(r);
-      const int64_t qi = w.q0 + r / g;
-      const int64_t visible = a.causal ? std::min(k1, qi + offset + 1) : k1;  // keys [k0, visible)
-      float* s = &sc.s[size_t(r * kKeyBlock)];
+      float* s = &sc.s[size_t(r * n)];
+      // Keys [k0, k0 + visible) of this block are visible to the row.
+      const int64_t visible = a.causal ? std::clamp<int64_t>(w.q0 + r / g + offset + 1 - k0, 0, n) : n;
       float blockMax = -INFINITY;
-      for (int64_t j = k0; j < visible; ++j) {
-        s[j - k0] = dot(q, a.k + ((kBase + j) * a.Hkv + kvh) * D, D) * a.scale;
-        blockMax = std::max(blockMax, s[j - k0]);
+      for (int64_t j = 0; j < visible; ++j) blockMax = std::max(blockMax, s[j]);
+      const float mOld = sc.m[size_t(r)], mNew = std::max(mOld, blockMax);
+      if (visible == 0 || mNew == -INFINITY) {  // nothing (finite) to add from this block
+        std::fill(s, s + n, 0.0f);
+        continue;
       }
-      if (visible <= k0) continue;  // this row sees none of these keys
-      const float mNew = std::max(sc.m[size_t(r)], blockMax);
-      const float corr = std::exp(sc.m[size_t(r)] - mNew);  // 0 when m was -inf
-      float* acc = &sc.acc[size_t(r * D)];
-      float sum = 0.0f;
-      for (int64_t j = k0; j < visible; ++j) {
-        const float p = std::exp(s[j - k0] - mNew);
-        sum += p;
-        const float* v = a.v + ((kBase + j) * a.Hkv + kvh) * D;
-        if (j == k0) scaleAddRow(acc, corr, v, p, D);
-        else axpy(acc, v, p, D);
-      }
-      sc.l[size_t(r)] = sc.l[size_t(r)] * corr + sum;
+      const float corr = vmath::expNonPositive(mOld - mNew);  // 0 when mOld = -inf
+      const double sum = vmath::expWeights(s, mNew, 1.0f, s, visible);  // P in place
+      std::fill(s + visible, s + n, 0.0f);
+      sc.l[size_t(r)] = sc.l[size_t(r)] * corr + float(sum);
       sc.m[size_t(r)] = mNew;
+      if (corr != 1.0f)
+        for (float *o = &sc.o[size_t(r * D)], *e = o + D; o < e; ++o) *o *= corr;
     }
+    smallGemm(rows, D, n, sc.s.data(), n, vBlock, ldkv, false, sc.o.data(), D, 1.0f);  // O += P·V
   }
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t qi = w.q0 + r / g, h = kvh * g + r % g;
     float* out = a.out + ((qBase + qi) * a.Hq + h) * D;
     const float l = sc.l[size_t(r)];
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;  // a row that saw no key: zeros
-    for (int64_t d = 0; d < D; ++d) out[d] = sc.acc[size_t(r * D + d)] * inv;
+    for (int64_t d = 0; d < D; ++d) out[d] = sc.o[size_t(r * D + d)] * inv;
     if (a.lse) a.lse[h * a.Tq + qBase + qi] = l > 0.0f ? sc.m[size_t(r)] + std::log(l) : -INFINITY;
   }
+}
+
+// Few rows (decode: the g heads of one query): small GEMMs would be mostly overhead and
+// horizontal sums. Instead the rows are the lanes of one vector: Qt [D][lanes] holds the
+// queries transposed, so the scores of one key for all rows are one vector,
+// S[j] = Σ_d k_j[d]·Qt[d], the softmax statistics are lane-wise, and so is the output
+// Ot[d] += Σ_j v_j[d]·P[j]. Lanes are GCC vectors of 8 or 16 floats (as few as the rows
+// need; one ymm or zmm in the AVX-512 clone, narrower registers in the others). Unused lanes
+// carry zeros and are masked out.
+typedef float Lanes8 __attribute__((vector_size(32)));
+typedef float Lanes16 __attribute__((vector_size(64)));
+typedef int32_t LaneInts8 __attribute__((vector_size(32)));
+typedef int32_t LaneInts16 __attribute__((vector_size(64)));
+template <typename L> struct LaneTraits;
+template <> struct LaneTraits<Lanes8> { using Ints = LaneInts8; static constexpr int64_t n = 8; };
+template <> struct LaneTraits<Lanes16> { using Ints = LaneInts16; static constexpr int64_t n = 16; };
+constexpr int64_t kMaxLanes = 16;
+constexpr int64_t kPrefetchKeys = 32;
+
+#define GMAI_INLINE inline __attribute__((always_inline))
+template <typename L> GMAI_INLINE L loadLanes(const float* p) { L v; std::memcpy(&v, p, sizeof v); return v; }
+template <typename L> GMAI_INLINE void storeLanes(float* p, L v) { std::memcpy(p, &v, sizeof v); }
+template <typename L> GMAI_INLINE L splat(float x) { return L{} + x; }
+template <typename L> GMAI_INLINE L maxLanes(L a, L b) { return a > b ? a : b; }
+
+// exp(x) for x <= 0 per lane: vmath::expNonPositive's formula (Cephes, about 2 ulp),
+// exactly 0 below -87.3 (so -inf gives 0).
+template <typename L> GMAI_INLINE L expLanes(L x) {
+  using Ints = typename LaneTraits<L>::Ints;
+  const L floor = splat<L>(-87.3f);
+  const L xc = maxLanes(x, floor);
+  const L t = xc * 1.44269504088896341f + 0.5f;
+  Ints n = __builtin_convertvector(t, Ints);  // truncates toward zero...
+  n += __builtin_convertvector(n, L) > t;    // ...so step down where that rounded up
+  const L nf = __builtin_convertvector(n, L);
+  const L r = (xc - nf * 0.693359375f) - nf * -2.12194440e-4f;
+  L p = splat<L>(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f; p = p * r + 8.3334519073e-3f; p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f; p = p * r + 5.0000001201e-1f;
+  const L y = p * r * r + r + 1.0f;
+  const L scale = (L)((n + 127) << 23);
+  return x < floor ? splat<L>(0.0f) : y * scale;
+}
+
+template <typename Lanes>
+GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc) {
+  constexpr int64_t kLanes = LaneTraits<Lanes>::n;
+  const int64_t g = a.Hq / a.Hkv, D = a.D, ldkv = a.Hkv * D;
+  const int64_t qBase = a.cuSeqlensQ ? a.cuSeqlensQ[w.seq] : 0;
+  const int64_t kBase = a.cuSeqlensK ? a.cuSeqlensK[w.seq] : 0;
+  const int64_t lenQ = a.cuSeqlensQ ? a.cuSeqlensQ[w.seq + 1] - qBase : a.Tq;
+  const int64_t lenK = a.cuSeqlensK ? a.cuSeqlensK[w.seq + 1] - kBase : a.Tk;
+  const int64_t offset = lenK - lenQ;
+  const int64_t rows = (w.q1 - w.q0) * g;  // <= kLanes
+  // Qt[d] and Ot[d]: column d of the block's queries (scaled) and outputs, one lane a row.
+  sc.q.assign(size_t(D * kLanes), 0.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* src = a.q + ((qBase + w.q0 + r / g) * a.Hq + kvh * g + r % g) * D;
+    for (int64_t d = 0; d < D; ++d) sc.q[size_t(d * kLanes + r)] = src[d] * a.scale;
+  }
+  sc.o.assign(size_t(D * kLanes), 0.0f);
+  sc.s.resize(size_t(kKeyBlock * kLanes));
+  const float* Qt = sc.q.data();
+  float* Ot = sc.o.data();
+  float* S = sc.s.data();  // [n][kLanes] scores, then weights
+  // The last key each lane sees (causal; -1 for unused lanes), as floats for vector compares.
+  float last[kLanes];
+  for (int64_t r = 0; r < kLanes; ++r)
+    last[r] = r < rows ? float(a.causal ? std::min(lenK - 1, w.q0 + r / g + offset) : lenK - 1) : -1.0f;
+  const Lanes lastKey = loadLanes<Lanes>(last);
+  Lanes m = splat<Lanes>(-INFINITY), l = splat<Lanes>(0.0f);
+  const int64_t kEnd = a.causal ? std::clamp<int64_t>(w.q1 + offset, 0, lenK) : lenK;
+  for (int64_t k0 = 0; k0 < kEnd; k0 += kKeyBlock) {
+    const int64_t n = std::min(kEnd, k0 + kKeyBlock) - k0;
+    const float* kBlock = a.k + (kBase + k0) * ldkv + kvh * D;
+    const float* vBlock = a.v + (kBase + k0) * ldkv + kvh * D;
+    // S[j] = Σ_d k_j[d]·Qt[d], four keys at a time (four independent FMA chains).
+    Lanes blockMax = splat<Lanes>(-INFINITY);
+    auto keep = [&](int64_t j, Lanes acc) {
+      const Lanes sv = splat<Lanes>(float(k0 + j)) <= lastKey ? acc : splat<Lanes>(-INFINITY);
+      storeLanes(S + j * kLanes, sv);
+      blockMax = maxLanes(blockMax, sv);
+    };
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const float *k0p = kBlock + j * ldkv, *k1p = k0p + ldkv, *k2p = k1p + ldkv, *k3p = k2p + ldkv;
+      // The cache is cold (the layer's weights streamed through since this layer last ran):
+      // fetch keys kPrefetchKeys ahead, and this group's values for the pass below.
+      for (int64_t i = 0; i < 4; ++i)
+        for (int64_t d = 0; d < D; d += 16) {
+          __builtin_prefetch(k0p + (kPrefetchKeys + i) * ldkv + d);
+          __builtin_prefetch(vBlock + (j + i) * ldkv + d);
+        }
+      Lanes a0 = splat<Lanes>(0.0f), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t d = 0; d < D; ++d) {
+        const Lanes qd = loadLanes<Lanes>(Qt + d * kLanes);
+        a0 += k0p[d] * qd; a1 += k1p[d] * qd; a2 += k2p[d] * qd; a3 += k3p[d] * qd;
+      }
+      keep(j, a0); keep(j + 1, a1); keep(j + 2, a2); keep(j + 3, a3);
+    }
+    for (; j < n; ++j) {
+      const float* kp = kBlock + j * ldkv;
+      Lanes acc = splat<Lanes>(0.0f);
+      for (int64_t d = 0; d < D; ++d) acc += kp[d] * loadLanes<Lanes>(Qt + d * kLanes);
+      keep(j, acc);
+    }
+    // Online softmax, lane-wise. A lane with no finite score yet shifts by 0: its scores are
+    // all -inf, so its weights are 0.
+    const Lanes mNew = maxLanes(m, blockMax);
+    const Lanes shift = mNew == -INFINITY ? splat<Lanes>(0.0f) : mNew;
+    const Lanes corr = expLanes(m - shift);
+    Lanes sum = splat<Lanes>(0.0f);
+    for (j = 0; j < n; ++j) {
+      const Lanes p = expLanes(loadLanes<Lanes>(S + j * kLanes) - shift);
+      storeLanes(S + j * kLanes, p);
+      sum += p;
+    }
+    l = l * corr + sum;
+    m = mNew;
+    // Ot[d] = Ot[d]·corr + Σ_j v_j[d]·P[j], four keys per pass over Ot.
+    for (int64_t d = 0; d < D; ++d) storeLanes(Ot + d * kLanes, loadLanes<Lanes>(Ot + d * kLanes) * corr);
+    for (j = 0; j + 4 <= n; j += 4) {
+      const Lanes p0 = loadLanes<Lanes>(S + j * kLanes), p1 = loadLanes<Lanes>(S + (j + 1) * kLanes),
+                  p2 = loadLanes<Lanes>(S + (j + 2) * kLanes), p3 = loadLanes<Lanes>(S + (j + 3) * kLanes);
+      const float *v0 = vBlock + j * ldkv, *v1 = v0 + ldkv, *v2 = v1 + ldkv, *v3 = v2 + ldkv;
+      for (int64_t d = 0; d < D; ++d)
+        storeLanes(Ot + d * kLanes, loadLanes<Lanes>(Ot + d * kLanes) + v0[d] * p0 + v1[d] * p1 + v2[d] * p2 + v3[d] * p3);
+    }
+    for (; j < n; ++j) {
+      const Lanes p = loadLanes<Lanes>(S + j * kLanes);
+      const float* v = vBlock + j * ldkv;
+      for (int64_t d = 0; d < D; ++d) storeLanes(Ot + d * kLanes, loadLanes<Lanes>(Ot + d * kLanes) + v[d] * p);
+    }
+  }
+  float lv[kLanes], mv[kLanes];
+  storeLanes(lv, l);
+  storeLanes(mv, m);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t qi = w.q0 + r / g, h = kvh * g + r % g;
+    float* out = a.out + ((qBase + qi) * a.Hq + h) * D;
+    const float inv = lv[r] > 0.0f ? 1.0f / lv[r] : 0.0f;  // a row that saw no key: zeros
+    for (int64_t d = 0; d < D; ++d) out[d] = Ot[d * kLanes + r] * inv;
+    if (a.lse) a.lse[h * a.Tq + qBase + qi] = lv[r] > 0.0f ? mv[r] + std::log(lv[r]) : -INFINITY;
+  }
+}
+
+GMAI_MULTIVERSION void attendLanes8(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc) {
+  attendLanes<Lanes8>(a, w, kvh, sc);
+}
+GMAI_MULTIVERSION void attendLanes16(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc) {
+  attendLanes<Lanes16>(a, w, kvh, sc);
 }
 
 }  // namespace
 
 void attention(const Context& ctx, const AttentionArgs& a) {
+  const int64_t g = a.Hq / a.Hkv;
+  // Decode-sized problems (every sequence's queries x g heads fit the lanes) take the lane
+  // kernel; anything larger goes through GEMM blocks.
+  int64_t maxLenQ = 0;
+  for (int64_t s = 0; s < a.numSeqs; ++s)
+    maxLenQ = std::max<int64_t>(maxLenQ, a.cuSeqlensQ ? a.cuSeqlensQ[s + 1] - a.cuSeqlensQ[s] : a.Tq);
+  const int64_t lanes = maxLenQ * g <= 8 ? 8 : maxLenQ * g <= kMaxLanes ? 16 : 0;
+  const int64_t queriesPerItem = lanes ? lanes / g : std::max<int64_t>(1, kRowsPerItem / g);
   std::vector<WorkItem> items;
   for (int64_t s = 0; s < a.numSeqs; ++s) {
     const int64_t lenQ = a.cuSeqlensQ ? a.cuSeqlensQ[s + 1] - a.cuSeqlensQ[s] : a.Tq;
-    for (int64_t q0 = 0; q0 < lenQ; q0 += kQueryBlock) items.push_back({s, q0, std::min(lenQ, q0 + kQueryBlock)});
+    for (int64_t q0 = 0; q0 < lenQ; q0 += queriesPerItem) items.push_back({s, q0, std::min(lenQ, q0 + queriesPerItem)});
   }
+  // Items are dealt round-robin: under a causal mask later queries see more keys, so
+  // contiguous halves would leave one thread with three quarters of the work.
   const int64_t n = int64_t(items.size()) * a.Hkv;
-  ctx.pool->parallelFor(n, 1, [&](int64_t begin, int64_t end) {
+  auto work = [&](int tid, int threads) {
     Scratch scratch;
-    for (int64_t i = begin; i < end; ++i) attendBlock(a, items[size_t(i / a.Hkv)], i % a.Hkv, scratch);
-  });
+    for (int64_t i = tid; i < n; i += threads) {
+      const WorkItem& w = items[size_t(i / a.Hkv)];
+      if (lanes == 8) attendLanes8(a, w, i % a.Hkv, scratch);
+      else if (lanes == 16) attendLanes16(a, w, i % a.Hkv, scratch);
+      else attendBlock(a, w, i % a.Hkv, scratch);
+    }
+  };
+  if (n > 1 && ctx.pool && ctx.pool->size() > 1) ctx.pool->run(work);
+  else work(0, 1);
 }
 
 void rope(const Context& ctx, const RopeArgs& a) {

@@ -5,6 +5,7 @@
 
 #include "gmai/ops.h"
 #include "simd.h"
+#include "vmath.h"
 
 namespace gmai::cpu {
 
@@ -26,10 +27,6 @@ GMAI_MULTIVERSION void binaryRange(BinaryOp op, const float* a, const float* b, 
     }
     i += run;
   }
-}
-
-GMAI_MULTIVERSION void swigluRange(const float* g, const float* u, float* out, int64_t begin, int64_t end) {
-  for (int64_t i = begin; i < end; ++i) out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
 GMAI_MULTIVERSION void softmaxRow(const float* x, float* y, int64_t cols, float scale) {
@@ -76,7 +73,7 @@ void scale(const Context& ctx, const ScaleArgs& a) {
 }
 
 void swiglu(const Context& ctx, const SwigluArgs& a) {
-  ctx.pool->parallelFor(a.n, kGrain / 4, [&](int64_t b, int64_t e) { swigluRange(a.gate, a.up, a.out, b, e); });
+  ctx.pool->parallelFor(a.n, kGrain / 4, [&](int64_t b, int64_t e) { vmath::siluMul(a.gate + b, a.up + b, a.out + b, e - b); });
 }
 
 void softmax(const Context& ctx, const SoftmaxArgs& a) {

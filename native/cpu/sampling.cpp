@@ -16,15 +16,15 @@
 
 #include "gmai/ops.h"
 #include "philox.h"
-#include "sampling_simd.h"
+#include "vmath.h"
 
 namespace gmai::cpu {
 
 namespace {
 
-using sampling::expNonPositive;
-using sampling::expWeights;
-using sampling::scanRow;
+using vmath::expNonPositive;
+using vmath::expWeights;
+using vmath::scanRow;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr int kBuckets = 2048;
@@ -182,7 +182,7 @@ double nucleus(const Pool& pool, const float* l, float lMax, float invT, const f
 void sampleRow(const SampleArgs& a, int64_t r, Scratch& s) {
   const int64_t V = a.vocab;
   const float* x = a.logits + r * V;
-  sampling::RowScan scan = scanRow(x, V);
+  vmath::RowScan scan = scanRow(x, V);
   if (scan.hasNan) { a.status[r] = int32_t(SampleStatus::NanLogit); return; }
   if (scan.hasPosInf) { a.status[r] = int32_t(SampleStatus::PosInfLogit); return; }
   if (scan.max == -kInf) { a.status[r] = int32_t(SampleStatus::AllMasked); return; }

@@ -9,12 +9,27 @@ namespace gmai::cpu {
 
 namespace gemm_detail {
 
-FloatBuffer::FloatBuffer(size_t count) {
-  size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
-  data_ = static_cast<float*>(std::aligned_alloc(64, bytes ? bytes : 64));
-  if (!data_) throw std::bad_alloc();
+namespace {
+struct AlignedFloats {
+  float* data = nullptr;
+  size_t capacity = 0;
+  ~AlignedFloats() { std::free(data); }
+};
+}  // namespace
+
+float* threadScratch(int slot, size_t count) {
+  thread_local AlignedFloats slots[3];
+  AlignedFloats& b = slots[slot];
+  if (count > b.capacity) {
+    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+    float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!p) throw std::bad_alloc();
+    std::free(b.data);
+    b.data = p;
+    b.capacity = bytes / sizeof(float);
+  }
+  return b.data;
 }
-FloatBuffer::~FloatBuffer() { std::free(data_); }
 
 }  // namespace gemm_detail
 

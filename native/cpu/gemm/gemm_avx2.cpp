@@ -33,6 +33,26 @@ inline float vsum(V v) {
   return _mm_cvtss_f32(s);
 }
 
+// r[i][j] <- r[j][i] for an 8x8 block: 32-bit then 64-bit interleaves within 128-bit lanes,
+// then the lanes are exchanged.
+inline void vtranspose(V r[W]) {
+  V t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {  // u[i + c], lane L: column 4L + c of rows i..i+3
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+  }
+  for (int c = 0; c < 4; ++c) {
+    r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+    r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+  }
+}
+
 // 16 ymm registers: 12 accumulators + 2 B vectors + 1 broadcast A value.
 constexpr int MR = 6, NV = 2;
 // Zen / Skylake-class caches: B micro-panel 320x16 floats = 20 KB (L1 32 KB),

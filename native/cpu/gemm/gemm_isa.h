@@ -15,18 +15,10 @@
 
 namespace gmai::cpu::gemm_detail {
 
-// 64-byte aligned float scratch, freed on scope exit.
-class FloatBuffer {
- public:
-  explicit FloatBuffer(size_t count);
-  ~FloatBuffer();
-  FloatBuffer(const FloatBuffer&) = delete;
-  FloatBuffer& operator=(const FloatBuffer&) = delete;
-  float* data() const { return data_; }
-
- private:
-  float* data_ = nullptr;
-};
+// 64-byte aligned float scratch of this thread, reused across calls (slot 0: packed A,
+// 1: packed B, 2: even/odd-split A). Fresh multi-megabyte buffers per call would cost more in
+// page faults than the packing itself. Valid until the same thread asks for the slot again.
+float* threadScratch(int slot, size_t count);
 
 // One ISA's implementation of gmai::cpu::gemm (defined by gemm_impl.inc).
 using GemmFn = void (*)(const Context&, const GemmArgs&);

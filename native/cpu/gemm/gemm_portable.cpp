@@ -20,6 +20,11 @@ inline void vloadBf16EvenOdd(const uint16_t* p, V& even, V& odd) {
   odd = V{bf16ToF32(p[1]), bf16ToF32(p[3]), bf16ToF32(p[5]), bf16ToF32(p[7])};
 }
 inline float vsum(V v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+inline void vtranspose(V r[W]) {
+  V t[W];
+  for (int i = 0; i < W; ++i) t[i] = V{r[0][i], r[1][i], r[2][i], r[3][i]};
+  for (int i = 0; i < W; ++i) r[i] = t[i];
+}
 
 // 16 xmm registers (SSE2) / 32 (NEON): 4x8 tile = 8 accumulators.
 constexpr int MR = 4, NV = 2;

@@ -1,5 +1,5 @@
-// Row passes for the sampler: max/NaN/+inf scan and exp-with-sum. See sampling_simd.h.
-#include "sampling_simd.h"
+// Row passes: max/NaN/+inf scan, exp-with-sum, SiLU. See vmath.h.
+#include "vmath.h"
 
 #include <immintrin.h>
 
@@ -10,7 +10,7 @@
 
 #include "gmai/context.h"
 
-namespace gmai::cpu::sampling {
+namespace gmai::cpu::vmath {
 
 namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -44,6 +44,16 @@ double expWeightsPortable(const float* l, float lMax, float invT, float* w, int6
     total += acc;
   }
   return total;
+}
+
+// silu(g) = g * sigmoid(g) through e = exp(-|g|) <= 1, so nothing overflows:
+// sigmoid(g) = 1 / (1 + e) for g >= 0, e / (1 + e) for g < 0.
+void siluMulPortable(const float* g, const float* u, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float e = expNonPositive(-std::fabs(g[i]));
+    float sig = (g[i] >= 0.0f ? 1.0f : e) / (1.0f + e);
+    out[i] = g[i] * sig * u[i];
+  }
 }
 
 // ---- AVX2 + FMA ---------------------------------------------------------------------------
@@ -110,6 +120,18 @@ __attribute__((target("avx2,fma"))) double expWeightsAvx2(const float* l, float 
   }
   return total + expWeightsPortable(l + j, lMax, invT, w + j, n - j);
 }
+__attribute__((target("avx2,fma"))) void siluMulAvx2(const float* g, const float* u, float* out, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), signBit = _mm256_set1_ps(-0.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 x = _mm256_loadu_ps(g + i);
+    __m256 e = exp256(_mm256_or_ps(x, signBit));  // exp(-|x|)
+    __m256 num = _mm256_blendv_ps(one, e, x);     // sign of x selects e (x < 0) or 1
+    __m256 sig = _mm256_div_ps(num, _mm256_add_ps(one, e));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(x, sig), _mm256_loadu_ps(u + i)));
+  }
+  siluMulPortable(g + i, u + i, out + i, n - i);
+}
 }  // namespace
 
 float expNonPositive(float x) {
@@ -131,4 +153,9 @@ double expWeights(const float* l, float lMax, float invT, float* w, int64_t n) {
   return useAvx2() ? expWeightsAvx2(l, lMax, invT, w, n) : expWeightsPortable(l, lMax, invT, w, n);
 }
 
-}  // namespace gmai::cpu::sampling
+void siluMul(const float* g, const float* u, float* out, int64_t n) {
+  if (useAvx2()) siluMulAvx2(g, u, out, n);
+  else siluMulPortable(g, u, out, n);
+}
+
+}  // namespace gmai::cpu::vmath
