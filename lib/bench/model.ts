@@ -16,6 +16,7 @@ import { packageRoot } from '../native.js';
 import { writeGguf } from './gguf.js';
 import { qwen2GgufMetadata, qwen2GgufTensors, type Qwen2Shape, type RawTensor } from './gguf-qwen2.js';
 import { bestMachine, formatTable, measureMachine, writeJsonAtomic, type Machine } from './roofline.js';
+import { VISION_3B, visionTowerFlops } from './vision-flops.js';
 
 const QWEN25_05B: Qwen2Shape = { hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151936, tied: true, ropeTheta: 1e6, rmsEps: 1e-6 };
 const ids = { bos: 151643, eos: 151645, visionStart: 151652, visionEnd: 151653, visionPad: 151654, image: 151655, video: 151656 };
@@ -36,7 +37,6 @@ function qwenVlConfig(text: Qwen2Shape, vision: Record<string, unknown>): Record
 }
 
 const TINY_VISION = { depth: 1, hidden_size: 32, intermediate_size: 64, num_heads: 2, window_size: 112, fullatt_block_indexes: [0] };
-const VISION_3B = { depth: 32, hidden_size: 1280, intermediate_size: 3420, num_heads: 16, window_size: 112, fullatt_block_indexes: [7, 15, 23, 31] };
 
 /** Bytes of weights read per decoded token (every matrix once, embedding as lm_head). */
 function decodeWeightBytes(s: Qwen2Shape): number {
@@ -153,11 +153,7 @@ export async function run(argv: string[]): Promise<number> {
         best = Math.min(best, performance.now() - t0);
       }
       vm.dispose();
-      // Matrix flops of the tower (window attention over 64-patch windows, full attention at 4 blocks).
-      const h = 1280, inter = 3420;
-      const linear = 2 * patches * (1176 * h + 32 * (4 * h * h + 3 * h * inter)) + 2 * tokens * (4 * h * 4 * h + 4 * h * 2048);
-      const attn = 2 * 2 * patches * h * (28 * 64 + 4 * patches);
-      const flops = linear + attn;
+      const flops = visionTowerFlops(VISION_3B, { t: grid[0], h: grid[1], w: grid[2] });
       rows.push({ kernel: 'vision tower', shape: 'Qwen2.5-VL-3B, 448×448 (1024 patches)', dtype: 'bf16 weights', ms: best, gflops: flops / best / 1e6, gbps: 0, tokensPerS: 1000 / best, pctPeak: 100 * (flops / best / 1e6) / machine.peakGflops });
     }
   } finally {

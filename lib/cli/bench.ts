@@ -3,6 +3,7 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<numbe
   sampling: () => import('../bench/sampling.js'),
   gemm: () => import('../bench/gemm.js'),
   model: () => import('../bench/model.js'),
+  preprocess: () => import('../bench/preprocess.js'),
 };
 
 export async function bench(argv: string[]): Promise<number> {

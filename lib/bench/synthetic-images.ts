@@ -1,0 +1,85 @@
+// Benchmark inputs made in memory (no downloads, no fixtures): a 16-bit MONOCHROME2 DICOM
+// with a chest-radiograph-like pattern, and a photo-like RGB JPEG (gradients, texture, noise).
+import sharp from 'sharp';
+
+/** Seeded uniform [0, 1) (LCG): the same pixels on every run. */
+function uniform(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
+}
+
+type Element = [tag: number, vr: string, value: string | number | Uint8Array];
+const LONG_LENGTH_VRS = new Set(['OB', 'OW', 'UN', 'SQ', 'UT']);
+
+/** One explicit-VR little-endian data element; strings padded to even length as PS3.5 asks. */
+function encodeElement([tag, vr, value]: Element): Buffer {
+  let body: Buffer;
+  if (vr === 'US') { body = Buffer.alloc(2); body.writeUInt16LE(value as number); }
+  else if (vr === 'UL') { body = Buffer.alloc(4); body.writeUInt32LE(value as number); }
+  else if (typeof value === 'string') body = Buffer.from(value.length % 2 ? value + (vr === 'UI' ? '\0' : ' ') : value, 'latin1');
+  else body = Buffer.from(value as Uint8Array);
+  const long = LONG_LENGTH_VRS.has(vr);
+  const head = Buffer.alloc(long ? 12 : 8);
+  head.writeUInt16LE(tag >>> 16, 0);
+  head.writeUInt16LE(tag & 0xffff, 2);
+  head.write(vr, 4, 'latin1');
+  if (long) head.writeUInt32LE(body.length, 8); else head.writeUInt16LE(body.length, 6);
+  return Buffer.concat([head, body]);
+}
+
+/** A Part 10 file: preamble, "DICM", file meta group, then `elements` (ascending tags). */
+function writeDicom(elements: Element[]): Buffer {
+  const meta = Buffer.concat([
+    encodeElement([0x00020002, 'UI', '1.2.840.10008.5.1.4.1.1.1']),  // CR image storage
+    encodeElement([0x00020010, 'UI', '1.2.840.10008.1.2.1']),  // explicit VR little endian
+  ]);
+  return Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), encodeElement([0x00020000, 'UL', meta.length]), meta, ...elements.map(encodeElement)]);
+}
+
+/** 12-bit stored values of a frontal chest film: dark lungs, ribs, mediastinum, spine, noise. */
+function chestPattern(size: number, seed: number): Uint16Array {
+  const rand = uniform(seed);
+  const px = new Uint16Array(size * size);
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
+    const u = x / size - 0.5, v = y / size - 0.5;
+    const body = Math.exp(-((u / 0.46) ** 8) - ((v / 0.55) ** 8));  // soft tissue, fading to air
+    const lung = Math.max(0, 1 - ((Math.abs(u) - 0.2) / 0.15) ** 2 - ((v + 0.02) / 0.34) ** 2);
+    const ribs = lung > 0 ? 0.5 + 0.5 * Math.cos(2 * Math.PI * (v * 9 + 2.5 * u * u)) : 0;
+    const spine = Math.exp(-((u / 0.045) ** 2));
+    const value = 300 + 2600 * body - 1900 * Math.sqrt(lung) + 350 * ribs * Math.sqrt(lung) + 600 * spine * body + 60 * (rand() - 0.5);
+    px[y * size + x] = Math.max(0, Math.min(4095, Math.round(value)));
+  }
+  return px;
+}
+
+/** A size×size 16-bit (12 bits stored) MONOCHROME2 CR DICOM with a lung window. */
+export function syntheticChestDicom(size = 512, seed = 7): Buffer {
+  const pixels = chestPattern(size, seed);
+  return writeDicom([
+    [0x00080060, 'CS', 'CR'],
+    [0x00280002, 'US', 1],
+    [0x00280004, 'CS', 'MONOCHROME2'],
+    [0x00280010, 'US', size],
+    [0x00280011, 'US', size],
+    [0x00280100, 'US', 16],
+    [0x00280101, 'US', 12],
+    [0x00280102, 'US', 11],
+    [0x00280103, 'US', 0],
+    [0x00281050, 'DS', '2048'],
+    [0x00281051, 'DS', '4096'],
+    [0x7fe00010, 'OW', new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength)],
+  ]);
+}
+
+/** A width×height RGB JPEG (quality 90) that compresses like a photo: gradients, texture, noise. */
+export async function syntheticPhotoJpeg(width = 2000, height = 1500, seed = 9): Promise<Buffer> {
+  const rand = uniform(seed);
+  const rgb = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    const u = x / width, v = y / height;
+    const texture = 30 * Math.sin(u * 37 + 5 * Math.sin(v * 11)) * Math.cos(v * 23 + 3 * Math.sin(u * 7));
+    const base = [220 * u + 20, 200 * v + 30, 160 * (1 - u * v) + 40];
+    for (let c = 0; c < 3; c++) rgb[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, base[c] + texture * (c === 1 ? -0.6 : 1) + 36 * (rand() - 0.5)));
+  }
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+}
