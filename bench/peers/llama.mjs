@@ -1,19 +1,8 @@
 // llama.cpp (through node-llama-cpp, CPU build, no GPU) timing a GGUF written by our model
 // benchmark from the same random weights. Prints one JSON object on stdout.
 // usage: node bench/peers/llama.mjs FILE.gguf --threads 2 --prompt 512 --decode 32
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { getLlama } from 'node-llama-cpp';
-
-const require = createRequire(import.meta.url);
-const version = (() => {
-  try {
-    let dir = dirname(require.resolve('node-llama-cpp'));
-    while (!dir.endsWith('node-llama-cpp')) dir = dirname(dir);
-    return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
-  } catch { return 'unknown'; }
-})();
+import { version } from './node-llama-version.mjs';
 
 const args = process.argv.slice(2);
 const file = args[0];

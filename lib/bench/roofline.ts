@@ -2,8 +2,9 @@
 // warm-up and median, roofline percentages, table printing, atomic JSON output and running
 // a Python peer script in a subprocess.
 import { spawn } from 'node:child_process';
-import { closeSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
 import { native } from '../native.js';
 
 export interface Machine {
@@ -31,6 +32,11 @@ export function measureMachine(opts: { bandwidthMB?: number; reps?: number } = {
   const peak = p.probeFmaPeak(20_000_000, opts.reps ?? 5);
   const bw = p.probeReadBandwidth(opts.bandwidthMB ?? 512, opts.reps ?? 5);
   return { peakGflops: peak.value, bandwidthGBps: bw.value, isa: peak.isa, threads: p.runtimeInfo().threads };
+}
+
+/** Streaming read bandwidth of all pool threads now, GB/s (best of `reps` passes). */
+export function measureBandwidth(opts: { megabytes?: number; reps?: number } = {}): number {
+  return (native() as unknown as Probes).probeReadBandwidth(opts.megabytes ?? 512, opts.reps ?? 3).value;
 }
 
 export interface Timing { medianMs: number; minMs: number; reps: number }
@@ -72,18 +78,10 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n') + '\n';
 }
 
-/** Writes JSON so a reader never sees a partial file: temp file, fsync, rename. */
-export function writeJsonAtomic(file: string, data: unknown): void {
+/** Writes JSON so a reader never sees a partial file (lib/io/atomic: temp file, fsync, rename). */
+export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, JSON.stringify(data, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
+  await writeFileAtomic(file, JSON.stringify(data, null, 2) + '\n');
 }
 
 export interface PeerRun<T> { ok: true; data: T }

@@ -3,15 +3,16 @@
 //  - peaked: N(0, 2²) plus 20 tokens lifted by 8–14, like a trained LM's next-token logits;
 //  - flat: N(0, 1), the worst case for top-p (the nucleus spans most of the vocabulary).
 // Usage: gmai bench sampling [--rows 16] [--vocab 151936] [--seconds 1] [--json FILE]
-import { writeFileSync } from 'node:fs';
 import { numberOption, option, parseArgs } from '../cli/args.js';
 import { sample, SamplingParams } from '../ops/sampling.js';
 import { runtimeInfo } from '../runtime.js';
 import { Tensor } from '../tensor.js';
+import { writeJsonAtomic } from './roofline.js';
 
 interface Result { logits: string; config: string; rows: number; vocab: number; rowsPerSecond: number; msPerCall: number }
 
-function makeLogits(rows: number, vocab: number, peaked: boolean, seed: number): Tensor<'float32'> {
+/** Random logits [rows, vocab]: peaked like a trained LM's, or flat (top-p's worst case). */
+export function makeLogits(rows: number, vocab: number, peaked: boolean, seed: number): Tensor<'float32'> {
   let s = seed >>> 0;
   const uniform = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return (s + 0.5) / 4294967296; };
   const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
@@ -21,7 +22,8 @@ function makeLogits(rows: number, vocab: number, peaked: boolean, seed: number):
   return Tensor.from(data, [rows, vocab]);
 }
 
-function time(logits: Tensor<'float32'>, params: SamplingParams, seconds: number): number {
+/** Seconds per `sample` call on `logits`, over about `seconds` of calls. */
+export function secondsPerSampleCall(logits: Tensor<'float32'>, params: SamplingParams, seconds: number): number {
   const once = (step: number) => {
     const r = sample(logits, { ...params, step });
     r.tokens.dispose(); r.logprobs.dispose(); r.rawLogprobs.dispose();
@@ -50,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const peaked of [true, false]) {
     const logits = makeLogits(rows, vocab, peaked, 42);
     for (const [config, params] of configs) {
-      const perCall = time(logits, params, seconds);
+      const perCall = secondsPerSampleCall(logits, params, seconds);
       results.push({ logits: peaked ? 'peaked' : 'flat', config, rows, vocab, rowsPerSecond: rows / perCall, msPerCall: perCall * 1e3 });
     }
     logits.dispose();
@@ -62,6 +64,6 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${r.logits.padEnd(8)} ${r.config.padEnd(28)} ${r.rowsPerSecond.toFixed(0).padStart(10)} ${r.msPerCall.toFixed(3).padStart(9)}\n`);
   }
   const json = option(args, 'json');
-  if (json) writeFileSync(json, JSON.stringify({ bench: 'sampling', threads: info.threads, cpuIsa: info.cpuIsa, results }, null, 2) + '\n');
+  if (json) await writeJsonAtomic(json, { bench: 'sampling', threads: info.threads, cpuIsa: info.cpuIsa, results });
   return 0;
 }

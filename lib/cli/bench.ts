@@ -4,6 +4,7 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<numbe
   gemm: () => import('../bench/gemm.js'),
   model: () => import('../bench/model.js'),
   preprocess: () => import('../bench/preprocess.js'),
+  generate: () => import('../bench/generate.js'),
 };
 
 export async function bench(argv: string[]): Promise<number> {
