@@ -23,7 +23,7 @@ export type { ImageInput, RgbImage } from './processing/image.js';
 export { buildMultipleChoicePrompt, messagesForQuestion } from './processing/prompt.js';
 export type { ChatMessage, ContentPart } from './processing/chat-template.js';
 export { createGenerator } from './infer/generate.js';
-export type { GenerateOptions, Generator } from './infer/generate.js';
+export type { GenerateOptions, Generator, ModelGenerateOptions } from './infer/generate.js';
 export { askImage } from './infer/ask.js';
 export type { AskRequest, AskResult } from './infer/ask.js';
 export { startModelServer, ModelServer } from './infer/server.js';

@@ -80,3 +80,44 @@ test('abort stops a generation; a bad prompt is a clear error', async (t) => {
     model.dispose();
   }
 });
+
+test('model.generate streams with the tokenizer of the model folder, and takes one in options', async (t) => {
+  const { c, model } = await setup('text-only-f32');
+  try {
+    const want = Array.from(c.tensors.get('generate.new_tokens').data);
+    // The golden folder has no tokenizer.json: the error says what to do.
+    t.throws(() => model.generate(inputsOf(c), { temperature: 0, maxNewTokens: 2 }), { message: /no tokenizer\.json/ });
+    const { chunks, result } = await collect(model.generate(inputsOf(c), { tokenizer: idTokenizer, temperature: 0, maxNewTokens: want.length, stopTokenIds: [] }));
+    t.deepEqual(result[0].tokens, want);
+    t.deepEqual(chunks.map((x) => x.tokenId), want);
+    t.true(chunks.every((x) => typeof x.text === 'string' && Number.isFinite(x.logprob)));
+  } finally {
+    model.dispose();
+  }
+});
+
+test('model.generate on a folder with a tokenizer decodes text and stops at <|im_end|>', async (t) => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { writeTinyModel, Tokenizer } = await import('../dist/index.js');
+  const dir = await writeTinyModel(mkdtempSync(join(tmpdir(), 'gmai-gen-')), { seed: 3 });
+  const model = await loadModel(dir);
+  try {
+    const tok = Tokenizer.fromDir(dir);
+    const inputIds = Int32Array.from(tok.encode('<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n'));
+    const { chunks, result } = await collect(model.generate({ inputIds }, { maxNewTokens: 12, seed: 9 }));
+    t.is(chunks.map((x) => x.text).join(''), result[0].text);
+    t.is(result[0].text, tok.decode(result[0].tokens.filter((id) => id !== tok.tokenToId('<|im_end|>')), { skipSpecialTokens: true }));
+    t.true(['stop', 'length'].includes(result[0].finishReason));
+    // The same seed reproduces the run, alone or next to another request.
+    const [again, other] = await Promise.all([
+      collect(model.generate({ inputIds }, { maxNewTokens: 12, seed: 9 })),
+      collect(model.generate({ inputIds }, { maxNewTokens: 12, seed: 10 })),
+    ]);
+    t.deepEqual(again.result[0].tokens, result[0].tokens);
+    t.true(other.result[0].tokens.length >= 1);
+  } finally {
+    model.dispose();
+  }
+});

@@ -8,6 +8,7 @@
 //  - time to first token for a 1,024-token prompt;
 //  - the sampling kernel alone (rows/s at a 151,936 vocabulary, top-p 0.9) and its share of
 //    a decode step (it must stay under 5%).
+//  - 8 concurrent requests (own prompts, prefill included) against the same 8 in sequence.
 // Runs in this CLI process (benchmark use), printing progress on stderr.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,6 +75,20 @@ export async function run(argv: string[]): Promise<number> {
       stepMs.set(batch, best / (tokens / batch));
       rows.push({ what: 'decode', batch, engine: 'gmai', ms: best, tokensPerS: tokens / (best / 1000) });
     }
+    // Continuous batching: 8 requests with their own prompts, all at once vs one after another.
+    say('ours: 8 requests at once, then the same 8 one after another …');
+    const requests = Array.from({ length: 8 }, (_, i) => randomIds(promptLen, 100 + i));
+    const one = (ids: Int32Array) => engine.generate({ prompt: { inputIds: ids }, maxNewTokens: decode, stopTokenIds: [], sampling: SAMPLING });
+    let t0 = performance.now();
+    await Promise.all(requests.map(one));
+    const concurrentMs = performance.now() - t0;
+    t0 = performance.now();
+    for (const ids of requests) await one(ids);
+    const sequentialMs = performance.now() - t0;
+    rows.push({ what: '8 requests, one after another', engine: 'gmai', ms: sequentialMs, tokensPerS: (8 * decode) / (sequentialMs / 1000) });
+    rows.push({ what: '8 requests at once (batched steps)', engine: 'gmai', ms: concurrentMs, tokensPerS: (8 * decode) / (concurrentMs / 1000),
+      note: `${(sequentialMs / concurrentMs).toFixed(2)}× faster than one after another` });
+
     say(`ours: time to first token, ${ttftLen}-token prompt …`);
     const ttft = Math.min(await timeFirstToken(engine, randomIds(ttftLen, 2)), await timeFirstToken(engine, randomIds(ttftLen, 3)));
     rows.push({ what: `first token, ${ttftLen}-token prompt`, engine: 'gmai', ms: ttft });

@@ -6,7 +6,7 @@ import { messagesForQuestion, type McQuestion, type PromptTemplate } from '../pr
 import type { Processor } from '../processing/processor.js';
 import type { ImageInput } from '../processing/image-decode.js';
 import { parseAnswer } from './answer.js';
-import { createGenerator, type GenerateOptions, type Generator } from './generate.js';
+import { generatorFor, type GenerateOptions, type Generator } from './generate.js';
 
 export interface AskRequest extends McQuestion {
   image: ImageInput;
@@ -73,14 +73,10 @@ export async function ask(generator: Generator, processor: Processor, req: AskRe
   };
 }
 
-const generators = new WeakMap<Model, Generator>();
-
 /**
  * Asks a multiple-choice question about an image and returns the model's reasoning and
  * answer. Runs in this thread: for services use `startModelServer` (a worker) instead.
  */
 export function askImage(model: Model, processor: Processor, req: AskRequest): Promise<AskResult> {
-  let g = generators.get(model);
-  if (!g) { g = createGenerator(model, processor.tokenizer); generators.set(model, g); }
-  return ask(g, processor, req);
+  return ask(generatorFor(model, processor.tokenizer), processor, req);
 }

@@ -3,7 +3,8 @@
 // the finished sequences. Several concurrent `generate` calls share decode steps (continuous
 // batching); `numReturnSequences: G` samples G completions from one prefill.
 // For services, run this inside a worker (lib/infer/server.ts) so the event loop stays free.
-import type { Model } from '../model/model.js';
+import { Model as ModelClass, type Model } from '../model/model.js';
+import { Tokenizer } from '../processing/tokenizer.js';
 import type { ModelInputs } from '../model/inputs.js';
 import { GenerationEngine, type GeneratedSequence, type GenerationEvent, type SamplingParams } from './engine.js';
 import { ModelBackend, nativeSampler } from './model-backend.js';
@@ -28,6 +29,46 @@ export type GenerationChunk = GenerationEvent;
 export interface Generator {
   generate(inputs: ModelInputs, options?: GenerateOptions): AsyncGenerator<GenerationChunk, GeneratedSequence[]>;
 }
+
+/**
+ * The generator of `model` for this thread, made on first use, so every caller (askImage,
+ * model.generate) shares one engine and their decode steps batch together.
+ */
+const generators = new WeakMap<Model, Generator>();
+export function generatorFor(model: Model, tokenizer: TokenizerLike): Generator {
+  let g = generators.get(model);
+  if (!g) { g = createGenerator(model, tokenizer); generators.set(model, g); }
+  return g;
+}
+
+export interface ModelGenerateOptions extends GenerateOptions {
+  /** Decodes the stream; default: the tokenizer.json of the folder the model was loaded from. */
+  tokenizer?: TokenizerLike;
+}
+
+declare module '../model/model.js' {
+  interface Model {
+    /**
+     * Generation with the KV cache, streamed: an async iterator of chunks (text never splits a
+     * UTF-8 character; token id and log-prob each), returning the finished sequences.
+     * Concurrent calls on one model decode together. Runs in this thread: services should
+     * use startModelServer (a worker).
+     */
+    generate(inputs: ModelInputs, options?: ModelGenerateOptions): AsyncGenerator<GenerationChunk, GeneratedSequence[]>;
+  }
+}
+
+const tokenizers = new WeakMap<Model, TokenizerLike>();
+ModelClass.prototype.generate = function generate(this: Model, inputs: ModelInputs, options: ModelGenerateOptions = {}) {
+  const { tokenizer, ...rest } = options;
+  let tok = tokenizer;
+  if (!tok) {
+    if (!this.dir) throw new Error('model.generate: this model was not loaded from a folder; pass options.tokenizer');
+    tok = tokenizers.get(this) ?? Tokenizer.fromDir(this.dir);
+    tokenizers.set(this, tok);
+  }
+  return generatorFor(this, tok).generate(inputs, rest);
+};
 
 export function createGenerator(model: Model, tokenizer: TokenizerLike): Generator {
   const engine = new GenerationEngine<ModelInputs>(new ModelBackend(model), nativeSampler, () => tokenizer.createStreamDecoder());

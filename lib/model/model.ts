@@ -58,7 +58,8 @@ function logProb(row: Float32Array, token: number): number {
 export class Model implements Disposable {
   #weights: ModelWeights | undefined;
 
-  constructor(readonly config: ModelConfig, weights: ModelWeights) {
+  /** `dir`: the model folder it was loaded from (where its tokenizer lives), if any. */
+  constructor(readonly config: ModelConfig, weights: ModelWeights, readonly dir?: string) {
     this.#weights = weights;
   }
 
@@ -274,5 +275,5 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
   }
   const config = await readConfig(dir);
   const weights = await loadWeights(dir, config, opts);
-  return new Model(config, weights);
+  return new Model(config, weights, dir);
 }
