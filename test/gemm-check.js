@@ -92,6 +92,35 @@ function check(r, failures, { batch, M, K, N, transB, dtype, bBatched }) {
   return checked;
 }
 
+// Grouped products of one A (ops.linears: q/k/v, gate/up): the fused decode path (M <= 8,
+// one dtype; thread slices cross part boundaries) and the part-by-part fallback (M > 8).
+const GROUPS = [
+  [1, 70, [45, 7, 7]], [3, 33, [19, 1, 64]], [8, 129, [5, 130]], [2, 896, [96, 16, 16]], [9, 20, [4, 70]], [1, 5, [1]],
+];
+
+function checkGroup(r, failures, [M, K, Ns], dtype) {
+  const A = randomF32(r, M * K);
+  const a = Tensor.from(A, [M, K]);
+  const parts = Ns.map((N, i) => ({ N, ...makeB(r, [N, K], dtype), biasV: i % 2 === 0 ? randomF32(r, N) : null }));
+  const biases = parts.map((p) => (p.biasV ? Tensor.from(p.biasV, [p.N]) : undefined));
+  const outs = parts.map((p) => Tensor.full([M, p.N], NaN));  // poisoned
+  ops.linears(a, parts.map((p) => p.b), biases, outs);
+  parts.forEach((p, i) => {
+    const { acc, bound } = reference(A, p.values, 1, M, K, p.N, true, false);
+    const got = outs[i].toArray();
+    for (let idx = 0; idx < got.length; idx++) {
+      const biasTerm = p.biasV ? p.biasV[idx % p.N] : 0;
+      const want = acc[idx] + biasTerm, tol = 1e-5 * (bound[idx] + Math.abs(biasTerm)) + 1e-30;
+      if (!(Math.abs(got[idx] - want) <= tol)) {
+        failures.push(`group ${M}x${K}x[${Ns}] ${dtype} part ${i}: c[${idx}] = ${got[idx]}, expected ${want}`);
+        break;
+      }
+    }
+  });
+  [a, ...parts.map((p) => p.b), ...biases.filter(Boolean), ...outs].forEach((x) => x.dispose());
+  return parts.length;
+}
+
 function main() {
   const seed = Number(process.argv[2] ?? 1);
   const r = rng(seed);
@@ -107,6 +136,7 @@ function main() {
       for (const bBatched of [false, true])
         for (const dtype of ['float32', 'bfloat16'])
           checked += check(r, failures, { batch: 3, M, K, N, transB, dtype, bBatched });
+  for (const group of GROUPS) for (const dtype of DTYPES) checked += checkGroup(r, failures, group, dtype);
   const info = runtimeInfo();
   process.stdout.write(JSON.stringify({ isa: info.cpuIsa, threads: info.threads, seed, checked, failures }) + '\n');
 }

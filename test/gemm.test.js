@@ -62,6 +62,18 @@ test('gemm argument errors name the tensor', (t) => {
   for (const x of [a, b, bNK, ints, a16, okB, batchedB]) x.dispose();
 });
 
+test('grouped linears: argument errors name the part', (t) => {
+  const x = Tensor.from(new Float32Array(6), [2, 3]);
+  const w = Tensor.from(new Float32Array(12), [4, 3]);
+  const bad = Tensor.from(new Float32Array(8), [4, 2]);
+  t.throws(() => ops.linears(x, [w, bad]), { message: /'b\[1\]'/ });
+  t.throws(() => ops.linears(x, []), { message: /1 to 8 weights/ });
+  t.throws(() => ops.linears(x, [w], [Tensor.from(new Float32Array(3), [3])]), { message: /bias/ });
+  const [y] = ops.linears(x, [w]);
+  t.deepEqual(y.shape, [2, 4]);
+  [x, w, bad, y].forEach((z) => z.dispose());
+});
+
 test('gemm on an empty product writes bias only (K = 0) and accepts M = 0', (t) => {
   const a = Tensor.from(new Float32Array(0), [2, 0]);
   const b = Tensor.from(new Float32Array(0), [0, 3]);

@@ -2,7 +2,7 @@
 // substituted, pre-norm GQA attention with q/k/v biases, SwiGLU MLP, final RMSNorm, lm_head.
 // Every forward goes through the KV cache: a full forward is a prefill into a fresh cache.
 import { attention, rope, scatterRows } from '../ops/attention.js';
-import { embedding, linear, rmsnorm, swiglu } from '../ops/basic.js';
+import { embedding, linear, linears, rmsnorm, swiglu } from '../ops/basic.js';
 import { native } from '../native.js';
 import { Tensor } from '../tensor.js';
 import type { TextConfig } from './config.js';
@@ -79,9 +79,8 @@ function layer(x: F32, w: DecoderLayerWeights, cfg: TextConfig, cos: F32, sin: F
   const n = x.shape[0];
   {
     using h = rmsnorm(x, w.inputNorm, cfg.rmsNormEps);
-    using q0 = linear(h, w.q.weight, w.q.bias);
-    using k0 = linear(h, w.k.weight, w.k.bias);
-    using v0 = linear(h, w.v.weight, w.v.bias);
+    using qkv = linears(h, [w.q.weight, w.k.weight, w.v.weight], [w.q.bias, w.k.bias, w.v.bias]);
+    const [q0, k0, v0] = qkv;
     using q3 = q0.reshape([n, cfg.numHeads, cfg.headDim]);
     using k3 = k0.reshape([n, cfg.numKvHeads, cfg.headDim]);
     using v3 = v0.reshape([n, cfg.numKvHeads, cfg.headDim]);
@@ -103,8 +102,8 @@ function layer(x: F32, w: DecoderLayerWeights, cfg: TextConfig, cos: F32, sin: F
     addLinear(x, a2, w.o);
   }
   using h = rmsnorm(x, w.postNorm, cfg.rmsNormEps);
-  using g = linear(h, w.gate.weight);
-  using u = linear(h, w.up.weight);
+  using gateUp = linears(h, [w.gate.weight, w.up.weight]);
+  const [g, u] = gateUp;
   using s = swiglu(g, u);
   addLinear(x, s, w.down);
 }

@@ -3,13 +3,14 @@
 // offending tensor). The autograd tape (training milestone) wraps these same functions.
 import { DType, dtypeCode } from '../dtype.js';
 import { native } from '../native.js';
-import { Shape, Tensor } from '../tensor.js';
+import { Shape, Tensor, disposeAll } from '../tensor.js';
 
 type F32 = Tensor<'float32'>;
 type Weight = Tensor<'float32' | 'bfloat16' | 'float16'>;
 
 interface Ops {
   gemm(a: object, b: object, c: object, opts: object): void;
+  gemmGroup(a: object, b: object[], c: object[], bias: (object | undefined)[], opts: object): void;
   binary(op: number, a: object, b: object, out: object): void;
   scale(a: object, out: object, scale: number, shift: number): void;
   swiglu(g: object, u: object, out: object): void;
@@ -62,6 +63,23 @@ export function matmul(a: F32, b: Weight, opts: MatmulOptions = {}): F32 {
 /** x · Wᵀ + bias for a Hugging Face Linear weight W [out, in]. */
 export function linear(x: F32, weight: Weight, bias?: F32, out?: F32): F32 {
   return matmul(x, weight, { transB: true, bias, out });
+}
+
+/**
+ * x · Wᵢᵀ + biasᵢ for several Linear weights of one input x [M, K] (q/k/v, gate/up), in one
+ * native call: at decode sizes the products run as one sweep with one thread dispatch.
+ * `out`: tensors [M, Nᵢ] to write instead of new ones.
+ */
+export function linears(x: F32, weights: readonly Weight[], biases: readonly (F32 | undefined)[] = [], out?: F32[]): F32[] & Disposable {
+  const outs = out ?? weights.map((w) => Tensor.empty([x.shape[0], w.shape[0]], { dtype: 'float32', device: x.device }));
+  try {
+    ops().gemmGroup(x.handle, weights.map((w) => w.handle), outs.map((o) => o.handle), weights.map((_, i) => biases[i]?.handle), { transB: true });
+    // `using outs = linears(...)` disposes them all.
+    return Object.assign(outs, { [Symbol.dispose]: () => disposeAll(outs) });
+  } catch (e) {
+    if (!out) for (const o of outs) o.dispose();
+    throw e;
+  }
 }
 
 const binaryCode = { add: 0, mul: 1, sub: 2, div: 3 } as const;

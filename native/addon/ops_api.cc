@@ -16,36 +16,30 @@ const TensorHandle* optionalTensor(const Napi::Value& v, const char* name) {
   return (v.IsUndefined() || v.IsNull()) ? nullptr : tensorArg(v, name);
 }
 
-// gemm(a [.., M, K] f32, b [.., K, N] or [.., N, K] f32/bf16/f16, c [.., M, N] f32,
-//      { transB, alpha, beta, bias })
+// The GemmArgs of c = alpha·a·op(b) (+ bias) + beta·c after checking the tensors:
+// a [.., M, K] f32, b [.., K, N] or [.., N, K] (transB) f32/bf16/f16, c [.., M, N] f32.
 // Leading dims of a and c are the batch; b is either shared (2-D) or batched like a.
-Napi::Value gemm(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto* a = tensorArg(info[0], "a");
-  auto* b = tensorArg(info[1], "b");
-  auto* c = tensorArg(info[2], "c");
-  Napi::Object opt = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
-  bool transB = opt.Get("transB").ToBoolean();
-  const TensorHandle* bias = optionalTensor(opt.Get("bias"), "bias");
+GemmArgs gemmArgs(const TensorHandle* a, const TensorHandle* b, const TensorHandle* c, const TensorHandle* bias,
+                  bool transB, const char* bName, const char* cName) {
   requireDtype(a, "a", {DType::F32});
-  requireDtype(b, "b", {DType::F32, DType::BF16, DType::F16});
-  requireDtype(c, "c", {DType::F32});
-  requireSameDevice({{a, "a"}, {b, "b"}, {c, "c"}, {bias, "bias"}});
+  requireDtype(b, bName, {DType::F32, DType::BF16, DType::F16});
+  requireDtype(c, cName, {DType::F32});
+  requireSameDevice({{a, "a"}, {b, bName}, {c, cName}, {bias, "bias"}});
   if (a->shape().size() < 2 || b->shape().size() < 2 || c->shape().size() < 2)
-    throw std::invalid_argument("gemm: 'a', 'b' and 'c' need at least 2 dimensions");
+    throw std::invalid_argument(std::string("gemm: 'a', '") + bName + "' and '" + cName + "' need at least 2 dimensions");
   auto& as = a->shape(); auto& bs = b->shape();
   int64_t M = as[as.size() - 2], K = as.back();
   int64_t bK = transB ? bs.back() : bs[bs.size() - 2], N = transB ? bs[bs.size() - 2] : bs.back();
   if (bK != K)
-    throw std::invalid_argument("gemm: 'a' is " + shapeString(as) + " but 'b' " + shapeString(bs) +
+    throw std::invalid_argument("gemm: 'a' is " + shapeString(as) + " but '" + bName + "' " + shapeString(bs) +
                                 (transB ? " ([N, K])" : " ([K, N])") + " has K = " + std::to_string(bK));
   int64_t batch = a->numel() / std::max<int64_t>(M * K, 1);
   if (M * K == 0) { batch = 1; for (size_t i = 0; i + 2 < as.size(); ++i) batch *= as[i]; }
   int64_t bBatch = 1; for (size_t i = 0; i + 2 < bs.size(); ++i) bBatch *= bs[i];
   if (bBatch != 1 && bBatch != batch)
-    throw std::invalid_argument("gemm: 'b' batch " + std::to_string(bBatch) + " does not match 'a' batch " + std::to_string(batch));
+    throw std::invalid_argument("gemm: '" + std::string(bName) + "' batch " + std::to_string(bBatch) + " does not match 'a' batch " + std::to_string(batch));
   std::vector<int64_t> cs(as.begin(), as.end() - 1); cs.push_back(N);
-  requireShape(c, "c", cs);
+  requireShape(c, cName, cs);
   if (bias) requireShape(bias, "bias", {N}), requireDtype(bias, "bias", {DType::F32});
   GemmArgs g;
   g.batch = batch; g.M = M; g.N = N; g.K = K;
@@ -54,10 +48,49 @@ Napi::Value gemm(const Napi::CallbackInfo& info) {
   g.ldb = transB ? K : N; g.strideB = bBatch == 1 ? 0 : K * N;
   g.C = static_cast<float*>(c->data()); g.ldc = N; g.strideC = M * N;
   g.bias = bias ? static_cast<const float*>(bias->data()) : nullptr;
+  return g;
+}
+
+// gemm(a, b, c, { transB, alpha, beta, bias }): see gemmArgs.
+Napi::Value gemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* a = tensorArg(info[0], "a");
+  auto* b = tensorArg(info[1], "b");
+  auto* c = tensorArg(info[2], "c");
+  Napi::Object opt = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
+  GemmArgs g = gemmArgs(a, b, c, optionalTensor(opt.Get("bias"), "bias"), opt.Get("transB").ToBoolean(), "b", "c");
   if (opt.Has("alpha")) g.alpha = opt.Get("alpha").ToNumber().FloatValue();
   if (opt.Has("beta")) g.beta = opt.Get("beta").ToNumber().FloatValue();
-  if (batch * M * N == 0) return env.Undefined();
+  if (g.batch * g.M * g.N == 0) return env.Undefined();
   GMAI_CALL(env, a, gemm, g);
+  return env.Undefined();
+}
+
+// gemmGroup(a [M, K], [b0, b1, ..], [c0, c1, ..], [bias0 | undefined, ..], { transB }):
+// c_i = a·op(b_i) + bias_i for every i, in one call (see GemmGroupArgs).
+Napi::Value gemmGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* a = tensorArg(info[0], "a");
+  if (!info[1].IsArray() || !info[2].IsArray())
+    throw std::invalid_argument("gemmGroup: 'b' and 'c' must be arrays of tensors");
+  Napi::Array bs = info[1].As<Napi::Array>(), cs = info[2].As<Napi::Array>();
+  Napi::Array biases = info[3].IsArray() ? info[3].As<Napi::Array>() : Napi::Array::New(env);
+  const bool transB = info[4].IsObject() && info[4].As<Napi::Object>().Get("transB").ToBoolean();
+  const uint32_t n = bs.Length();
+  if (n == 0 || n > uint32_t(kMaxGemmGroup) || cs.Length() != n)
+    throw std::invalid_argument("gemmGroup: give 1 to " + std::to_string(kMaxGemmGroup) + " weights 'b' and as many outputs 'c'");
+  if (a->shape().size() != 2) throw std::invalid_argument("gemmGroup: 'a' must be [M, K], got " + shapeString(a->shape()));
+  GemmGroupArgs g;
+  g.count = int(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const std::string bName = "b[" + std::to_string(i) + "]", cName = "c[" + std::to_string(i) + "]";
+    const TensorHandle* bias = i < biases.Length() ? optionalTensor(biases.Get(i), "bias") : nullptr;
+    g.parts[i] = gemmArgs(a, tensorArg(bs.Get(i), bName.c_str()), tensorArg(cs.Get(i), cName.c_str()), bias, transB,
+                          bName.c_str(), cName.c_str());
+    if (g.parts[i].batch != 1) throw std::invalid_argument("gemmGroup: '" + bName + "' must be a single 2-D matrix");
+  }
+  if (g.parts[0].M == 0) return env.Undefined();
+  GMAI_CALL(env, a, gemmGroup, g);
   return env.Undefined();
 }
 
@@ -216,6 +249,7 @@ Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
 
 GMAI_ADDON_MODULE(ops_api) {
   exports.Set("gemm", Napi::Function::New(env, gemm, "gemm"));
+  exports.Set("gemmGroup", Napi::Function::New(env, gemmGroup, "gemmGroup"));
   exports.Set("binary", Napi::Function::New(env, binary, "binary"));
   exports.Set("scale", Napi::Function::New(env, scale, "scale"));
   exports.Set("swiglu", Napi::Function::New(env, swiglu, "swiglu"));

@@ -68,4 +68,9 @@ void gemm(const Context& ctx, const GemmArgs& g) {
   checkLaunch("gemm");
 }
 
+// Part by part: each launch already fills the GPU for any part worth grouping on a CPU.
+void gemmGroup(const Context& ctx, const GemmGroupArgs& g) {
+  for (int i = 0; i < g.count; ++i) gemm(ctx, g.parts[i]);
+}
+
 }  // namespace gmai::cuda

@@ -20,13 +20,22 @@ namespace gmai::cpu::gemm_detail {
 // page faults than the packing itself. Valid until the same thread asks for the slot again.
 float* threadScratch(int slot, size_t count);
 
-// One ISA's implementation of gmai::cpu::gemm (defined by gemm_impl.inc).
-using GemmFn = void (*)(const Context&, const GemmArgs&);
+// One ISA's implementation of gmai::cpu::gemm and gemmGroup (defined by gemm_impl.inc).
+struct GemmImpl {
+  void (*gemm)(const Context&, const GemmArgs&);
+  void (*gemmGroup)(const Context&, const GemmGroupArgs&);
+};
 
 }  // namespace gmai::cpu::gemm_detail
 
-namespace gmai::cpu::gemm_portable { void gemm(const Context&, const GemmArgs&); }
+#define GMAI_GEMM_UNIT(isa)                                  \
+  namespace gmai::cpu::gemm_##isa {                          \
+  void gemm(const Context&, const GemmArgs&);                \
+  void gemmGroup(const Context&, const GemmGroupArgs&);      \
+  }
+GMAI_GEMM_UNIT(portable)
 #if defined(__x86_64__)
-namespace gmai::cpu::gemm_avx2 { void gemm(const Context&, const GemmArgs&); }
-namespace gmai::cpu::gemm_avx512 { void gemm(const Context&, const GemmArgs&); }
+GMAI_GEMM_UNIT(avx2)
+GMAI_GEMM_UNIT(avx512)
 #endif
+#undef GMAI_GEMM_UNIT

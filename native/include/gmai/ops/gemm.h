@@ -15,4 +15,15 @@ struct GemmArgs {
   float alpha = 1.0f, beta = 0.0f;
 };
 GMAI_DECLARE_OP(gemm, GemmArgs)
+
+// Several products of one A (the q, k and v projections of a hidden state, or gate and up):
+// parts[i] are GemmArgs with the same A, lda, M and K, batch 1. Decode-sized ones (M <= 8,
+// one B dtype and layout) run as one sweep over all their B rows with one thread-pool
+// dispatch, which matters when each part is small; anything else runs part by part.
+constexpr int kMaxGemmGroup = 8;
+struct GemmGroupArgs {
+  GemmArgs parts[kMaxGemmGroup];
+  int count = 0;
+};
+GMAI_DECLARE_OP(gemmGroup, GemmGroupArgs)
 }  // namespace gmai
