@@ -49,24 +49,20 @@ function copyRows(dst: F32, src: F32, start: number): void {
 /** Causal GQA attention of each segment's queries over its cache → [N, heads, head_dim]. */
 function segmentAttention(q: F32, segments: readonly Segment[], i: number, cfg: TextConfig): F32 {
   const rowSize = cfg.numHeads * cfg.headDim;
-  const run = (seg: Segment): F32 => {
-    using qs = q.view([seg.count, cfg.numHeads, cfg.headDim], seg.start * rowSize);
-    const kv = seg.cache.prefix(i, seg.cache.length + seg.count);
-    try {
-      // Causal with the queries aligned to the end of the keys (bottom-right).
-      return attention(qs, kv.k, kv.v, { causal: true });
-    } finally {
-      kv.k.dispose();
-      kv.v.dispose();
-    }
-  };
-  if (segments.length === 1) return run(segments[0]);
   const out = Tensor.empty(q.shape);
   try {
     for (const seg of segments) {
-      using a = run(seg);
-      using dst = out.view(a.shape, seg.start * rowSize);
-      native().copy(dst.handle, a.handle);
+      const shape = [seg.count, cfg.numHeads, cfg.headDim];
+      using qs = q.view(shape, seg.start * rowSize);
+      using dst = out.view(shape, seg.start * rowSize);
+      const kv = seg.cache.prefix(i, seg.cache.length + seg.count);
+      try {
+        // Causal with the queries aligned to the end of the keys (bottom-right).
+        attention(qs, kv.k, kv.v, { causal: true, out: dst });
+      } finally {
+        kv.k.dispose();
+        kv.v.dispose();
+      }
     }
     return out;
   } catch (e) {
