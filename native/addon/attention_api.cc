@@ -1,5 +1,6 @@
 // Bindings for attention, rotary embedding and the row scatter / GELU the model needs.
-// Sequence boundaries and row indices are small host arrays (Int32Array), checked here.
+// Sequence boundaries and row indices are small host arrays (Int32Array), checked here; they
+// stay host arrays for CUDA tensors too (the CUDA ops copy them to the device).
 #include <cmath>
 #include <string>
 
@@ -67,7 +68,7 @@ Napi::Value attention(const Napi::CallbackInfo& info) {
   a.scale = opt.Has("scale") && !opt.Get("scale").IsUndefined() ? opt.Get("scale").ToNumber().FloatValue()
                                                                   : float(1.0 / std::sqrt(double(a.D)));
   if (a.Tq == 0 || a.Hq == 0 || a.D == 0) return env.Undefined();
-  GMAI_CALL_CPU_ONLY(env, q, attention, a);
+  GMAI_CALL(env, q, attention, a);
   return env.Undefined();
 }
 
@@ -84,7 +85,7 @@ Napi::Value rope(const Napi::CallbackInfo& info) {
   requireShape(c, "cos", {a.T, a.D / 2}); requireShape(s, "sin", {a.T, a.D / 2}); requireShape(out, "out", x->shape());
   a.x = static_cast<const float*>(x->data()); a.out = static_cast<float*>(out->data());
   a.cos = static_cast<const float*>(c->data()); a.sin = static_cast<const float*>(s->data());
-  if (x->numel()) GMAI_CALL_CPU_ONLY(env, x, rope, a);
+  if (x->numel()) GMAI_CALL(env, x, rope, a);
   return env.Undefined();
 }
 
@@ -104,7 +105,7 @@ Napi::Value scatterRows(const Napi::CallbackInfo& info) {
       throw std::invalid_argument("scatterRows: 'idx'[" + std::to_string(i) + "] = " + std::to_string(idx[i]) + " is outside 'dst' rows [0, " + std::to_string(rows) + ")");
   ScatterRowsArgs a; a.count = int64_t(idx.size()); a.dim = dim; a.idx = idx.data();
   a.src = static_cast<const float*>(src->data()); a.dst = static_cast<float*>(dst->data());
-  if (a.count && dim) GMAI_CALL_CPU_ONLY(env, dst, scatterRows, a);
+  if (a.count && dim) GMAI_CALL(env, dst, scatterRows, a);
   return env.Undefined();
 }
 
@@ -115,7 +116,7 @@ Napi::Value gelu(const Napi::CallbackInfo& info) {
   requireSameDevice({{x, "x"}, {out, "out"}});
   if (x->numel() != out->numel()) throw std::invalid_argument("gelu: 'x' and 'out' differ in size");
   GeluArgs a; a.n = x->numel(); a.x = static_cast<const float*>(x->data()); a.out = static_cast<float*>(out->data());
-  if (a.n) GMAI_CALL_CPU_ONLY(env, x, gelu, a);
+  if (a.n) GMAI_CALL(env, x, gelu, a);
   return env.Undefined();
 }
 

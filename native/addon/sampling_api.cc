@@ -1,6 +1,8 @@
 // JS binding of the sampling op: checks the logits and outputs, expands shared parameters to
 // one value per row, validates every parameter and penalty-history entry (errors name the
 // field and row), runs the kernel, then turns a bad row's status into an Error naming it.
+// The parameters, the history and the status array are host memory on both backends: the
+// CUDA op copies what it needs to the device and the status back before it returns.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -144,7 +146,7 @@ Napi::Value sample(const Napi::CallbackInfo& info) {
   args.rawLogprobs = static_cast<float*>(raw->data());
   args.status = status.data();
   if (rows == 0) return env.Undefined();
-  GMAI_CALL_CPU_ONLY(env, logits, sample, args);
+  GMAI_CALL(env, logits, sample, args);
 
   for (int64_t r = 0; r < rows; ++r) {
     switch (SampleStatus(status[size_t(r)])) {

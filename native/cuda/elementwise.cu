@@ -1,6 +1,9 @@
-// CUDA versions of the elementwise ops, RMSNorm, softmax, conversion and embedding gather
-// (contracts in native/include/gmai/ops/*.h). One thread per element, or one block per row.
+// CUDA versions of the elementwise ops, GELU, RMSNorm, softmax, conversion, embedding gather
+// and row scatter (contracts in native/include/gmai/ops/*.h). One thread per element, or one
+// block per row.
+#include <algorithm>
 #include <cfloat>
+#include <vector>
 
 #include "common.cuh"
 
@@ -31,6 +34,11 @@ __global__ void swigluKernel(SwigluArgs a) {
   if (i < a.n) { float g = a.gate[i]; a.out[i] = g / (1.0f + expf(-g)) * a.up[i]; }
 }
 
+__global__ void geluKernel(GeluArgs a) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < a.n) a.out[i] = 0.5f * a.x[i] * (1.0f + erff(a.x[i] * 0.70710678118654752f));
+}
+
 __global__ void convertKernel(ConvertArgs a) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= a.n) return;
@@ -49,6 +57,14 @@ __global__ void embeddingKernel(EmbeddingArgs a) {
   int32_t id = a.ids[row];
   if (id < 0 || id >= a.rows) return;  // unreachable: the binding range-checks ids first
   a.out[i] = loadAsFloat(a.table, a.tableType, int64_t(id) * a.dim + col);
+}
+
+// moves[2i] <- moves[2i+1]: destination and source row of each copy, one thread per element.
+__global__ void scatterRowsKernel(const int32_t* moves, int64_t count, int64_t dim, const float* src, float* dst) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= count * dim) return;
+  int64_t m = i / dim, col = i % dim;
+  dst[int64_t(moves[2 * m]) * dim + col] = src[int64_t(moves[2 * m + 1]) * dim + col];
 }
 
 // Block-wide reductions over kThreads threads.
@@ -113,6 +129,10 @@ void swiglu(const Context& ctx, const SwigluArgs& a) {
   swigluKernel<<<blocksFor(a.n, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
   checkLaunch("swiglu");
 }
+void gelu(const Context& ctx, const GeluArgs& a) {
+  geluKernel<<<blocksFor(a.n, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("gelu");
+}
 void convert(const Context& ctx, const ConvertArgs& a) {
   convertKernel<<<blocksFor(a.n, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
   checkLaunch("convert");
@@ -120,6 +140,26 @@ void convert(const Context& ctx, const ConvertArgs& a) {
 void embedding(const Context& ctx, const EmbeddingArgs& a) {
   embeddingKernel<<<blocksFor(a.count * a.dim, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
   checkLaunch("embedding");
+}
+// idx is a host array (the binding's). Parallel element writes would mix rows where an index
+// repeats, so repeats are resolved here first: the last occurrence wins, whole rows, as a
+// sequential copy would do.
+void scatterRows(const Context& ctx, const ScatterRowsArgs& a) {
+  std::vector<std::pair<int32_t, int32_t>> order(size_t(a.count));  // (destination, source), sorted by destination
+  for (int64_t i = 0; i < a.count; ++i) order[size_t(i)] = {a.idx[i], int32_t(i)};
+  std::stable_sort(order.begin(), order.end(), [](const auto& p, const auto& q) { return p.first < q.first; });
+  std::vector<int32_t> moves;
+  for (size_t i = 0; i < order.size(); ++i)
+    if (i + 1 == order.size() || order[i + 1].first != order[i].first) moves.insert(moves.end(), {order[i].first, order[i].second});
+  const cudaStream_t stream = streamOf(ctx);
+  const int64_t count = int64_t(moves.size()) / 2;
+  HostPack pack;
+  pack.add(moves.data(), moves.size());
+  DeviceBuffer dev(pack.size(), stream);
+  pack.upload(dev, stream);
+  scatterRowsKernel<<<blocksFor(count * a.dim, kThreads), kThreads, 0, stream>>>(
+      reinterpret_cast<const int32_t*>(dev.data()), count, a.dim, a.src, a.dst);
+  checkLaunch("scatterRows");
 }
 void rmsnorm(const Context& ctx, const RmsNormArgs& a) {
   rmsnormKernel<<<unsigned(a.rows), kThreads, 0, streamOf(ctx)>>>(a);

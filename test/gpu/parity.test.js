@@ -2,7 +2,8 @@
 // odd sizes, outputs poisoned beforehand. Skips (saying so) without a CUDA build and a GPU.
 import test from 'ava';
 import { Tensor, ops, runtimeInfo } from '../../dist/index.js';
-import { freshSeed, randomArray, maxAbsDiff } from '../helpers.js';
+import { freshSeed, randomArray, maxAbsDiff, rng } from '../helpers.js';
+import { gammaQ } from '../stats.js';
 
 const rt = runtimeInfo();
 const haveGpu = rt.backends.includes('cuda');
@@ -52,5 +53,218 @@ gpuTest('elementwise, rmsnorm, softmax, swiglu, embedding, cast', (t) => {
     compare(t, `cast bf16 ${tag}`, ops.cast(x, 'bfloat16'), ops.cast(gx, 'bfloat16'), 0);
     const ids = Tensor.from(new Int32Array([0, rows - 1, 0]), [3]);
     compare(t, `embedding ${tag}`, ops.embedding(ids, x), ops.embedding(onGpu(ids), gx), 0);
+  }
+});
+
+// ---- attention, rotary, row scatter, GELU -----------------------------------------------------
+
+/** lse rows that see no key are -inf on both sides; the rest compared as numbers. */
+function compareLse(t, name, cpuLse, gpuLse, tol) {
+  const a = gpuLse.toArray(), b = cpuLse.toArray();
+  const badInf = a.findIndex((x, i) => (x === -Infinity) !== (b[i] === -Infinity));
+  t.true(badInf < 0, `${name}: lse -inf pattern differs at ${badInf} (cuda ${a[badInf]}, cpu ${b[badInf]})`);
+  const finite = (v) => Array.from(v, (x) => (x === -Infinity ? 0 : x));
+  const { worst, at } = maxAbsDiff(finite(a), finite(b));
+  t.true(worst <= tol, `${name}: lse max |cuda - cpu| = ${worst} at ${at} (tolerance ${tol})`);
+}
+
+gpuTest('attention: causal, chunked, decode, packed varlen, GQA, head sizes 64/80/128, lse', (t) => {
+  const cases = [
+    { label: 'non-causal', lensQ: [5], lensK: [9], Hq: 2, Hkv: 2, D: 64 },
+    { label: 'causal', lensQ: [37], lensK: [37], Hq: 4, Hkv: 2, D: 80, causal: true },
+    { label: 'chunked causal Tq < Tk', lensQ: [7], lensK: [100], Hq: 14, Hkv: 2, D: 64, causal: true },
+    { label: 'decode Tq = 1', lensQ: [1], lensK: [301], Hq: 16, Hkv: 2, D: 128, causal: true },
+    { label: 'packed varlen', lensQ: [1, 9, 33, 4], lensK: [1, 9, 33, 4], Hq: 3, Hkv: 1, D: 80, packed: true },
+    { label: 'packed causal chunks', lensQ: [3, 1, 17], lensK: [5, 8, 17], Hq: 4, Hkv: 2, D: 128, causal: true, packed: true },
+    { label: 'causal lenK < lenQ (rows see no key)', lensQ: [10], lensK: [4], Hq: 2, Hkv: 2, D: 16, causal: true },
+    { label: 'packed, a sequence without keys', lensQ: [2, 3], lensK: [0, 5], Hq: 2, Hkv: 1, D: 8, packed: true },
+    { label: 'size 1', lensQ: [1], lensK: [1], Hq: 1, Hkv: 1, D: 1 },
+    { label: 'GQA g = 7, odd head size', lensQ: [19], lensK: [19], Hq: 7, Hkv: 1, D: 33, causal: true },
+    { label: 'head size 256', lensQ: [9], lensK: [70], Hq: 2, Hkv: 1, D: 256, causal: true },
+  ];
+  for (const c of cases) {
+    const seed = freshSeed();
+    const cuQ = [0], cuK = [0];
+    c.lensQ.forEach((l) => cuQ.push(cuQ.at(-1) + l));
+    c.lensK.forEach((l) => cuK.push(cuK.at(-1) + l));
+    const Tq = cuQ.at(-1), Tk = cuK.at(-1);
+    const q = Tensor.from(randomArray(Tq * c.Hq * c.D, seed, -2, 2), [Tq, c.Hq, c.D]);
+    const k = Tensor.from(randomArray(Tk * c.Hkv * c.D, seed + 1, -2, 2), [Tk, c.Hkv, c.D]);
+    const v = Tensor.from(randomArray(Tk * c.Hkv * c.D, seed + 2), [Tk, c.Hkv, c.D]);
+    const packed = c.packed ? { cuSeqlensQ: Int32Array.from(cuQ), cuSeqlensK: Int32Array.from(cuK) } : {};
+    const cpuLse = Tensor.full([c.Hq, Tq], NaN);
+    const cpu = ops.attention(q, k, v, { causal: c.causal, lse: cpuLse, ...packed });
+    const out = Tensor.full([Tq, c.Hq, c.D], NaN, { device: 'cuda' });
+    const lse = Tensor.full([c.Hq, Tq], NaN, { device: 'cuda' });
+    ops.attention(onGpu(q), onGpu(k), onGpu(v), { causal: c.causal, lse, out, ...packed });
+    const name = `attention ${c.label} [Tq ${Tq}, Tk ${Tk}, Hq ${c.Hq}, Hkv ${c.Hkv}, D ${c.D}] seed ${seed}`;
+    compare(t, name, cpu, out, 2e-5);
+    compareLse(t, name, cpuLse, lse, 2e-5);
+  }
+});
+
+gpuTest('rope (also in place), scatterRows, gelu', (t) => {
+  for (const [T, H, D] of [[1, 1, 2], [7, 3, 10], [33, 14, 64], [5, 2, 128]]) {
+    const seed = freshSeed();
+    const x = Tensor.from(randomArray(T * H * D, seed, -3, 3), [T, H, D]);
+    const cos = Tensor.from(randomArray(T * D / 2, seed + 1), [T, D / 2]);
+    const sin = Tensor.from(randomArray(T * D / 2, seed + 2), [T, D / 2]);
+    const cpu = ops.rope(x, cos, sin);
+    const gx = onGpu(x);
+    const tag = `[${T}, ${H}, ${D}] seed ${seed}`;
+    compare(t, `rope ${tag}`, cpu, ops.rope(gx, onGpu(cos), onGpu(sin)), 1e-6);
+    ops.rope(gx, onGpu(cos), onGpu(sin), { inPlace: true });
+    compare(t, `rope in place ${tag}`, cpu, gx, 1e-6);
+  }
+  for (const [rows, dim, count] of [[1, 1, 1], [9, 7, 4], [300, 896, 257]]) {
+    const seed = freshSeed();
+    const r = rng(seed);
+    const idx = Int32Array.from(Array.from({ length: rows }, (_, i) => i).sort(() => r.next() - 0.5).slice(0, count));
+    const dst = Tensor.from(randomArray(rows * dim, seed), [rows, dim]);
+    const src = Tensor.from(randomArray(count * dim, seed + 1), [count, dim]);
+    const gdst = onGpu(dst);
+    ops.scatterRows(dst, idx, src);
+    ops.scatterRows(gdst, idx, onGpu(src));
+    compare(t, `scatterRows [${rows}, ${dim}] <- ${count} rows seed ${seed}`, dst, gdst, 0);
+  }
+  {  // a repeated index: the row is one of the rows written there, whole (on the CPU too)
+    const dst = Tensor.full([3, 5], NaN, { device: 'cuda' });
+    const src = Tensor.from(Float32Array.from({ length: 15 }, (_, i) => i), [3, 5]);
+    ops.scatterRows(dst, new Int32Array([1, 1, 1]), onGpu(src));
+    const row = Array.from(dst.toArray().subarray(5, 10));
+    t.true([0, 1, 2].some((s) => row.every((x, i) => x === s * 5 + i)), `scatterRows repeated index: row 1 is [${row}]`);
+  }
+  for (const n of [1, 7, 4099]) {
+    const seed = freshSeed();
+    const x = Tensor.from(randomArray(n, seed, -6, 6), [n]);
+    compare(t, `gelu [${n}] seed ${seed}`, ops.gelu(x), ops.gelu(onGpu(x)), 1e-6);
+  }
+});
+
+// ---- sampling ---------------------------------------------------------------------------------
+// The CUDA sampler keeps the CPU's kept-set order and computes the CPU's weights and normaliser
+// bitwise, so the same (seed, sequenceId, step) should give the same token. Its other sums
+// (kept mass, running sum of the draw) are float64 in another order: a row whose u·mass falls
+// within ~1e-14 of a token boundary may differ, so most rows (not all) must agree, and the
+// distributions are compared by a chi-square test.
+
+function randomLogits(seed, rows, vocab, scale = 2) {
+  const r = rng(seed);
+  return Tensor.from(Float32Array.from({ length: rows * vocab }, () => r.normal() * scale), [rows, vocab]);
+}
+
+/** The same sampling call on both backends, results as arrays. */
+function sampleBoth(logits, params) {
+  const read = (res) => ({ tokens: res.tokens.toArray(), logprobs: res.logprobs.toArray(), raw: res.rawLogprobs.toArray() });
+  const gpu = ops.sample(onGpu(logits), params);
+  if (gpu.tokens.device !== 'cuda') throw new Error(`sample on CUDA logits returned ${gpu.tokens.device} tensors`);
+  return { cpu: read(ops.sample(logits, params)), gpu: read(gpu) };
+}
+
+gpuTest('sample: greedy is the CPU argmax; seeded draws pick the CPU tokens', (t) => {
+  const V = 4099;
+  const configs = [
+    { name: 'greedy', temperature: 0 },
+    { name: 'temperature 0.7', temperature: 0.7 },
+    { name: 'top-k 40', topK: 40 },
+    { name: 'top-p 0.9', topP: 0.9 },
+    { name: 'min-p 0.05', minP: 0.05 },
+    { name: 'top-k 200 + top-p 0.8 + min-p 0.02, T 1.3', temperature: 1.3, topK: 200, topP: 0.8, minP: 0.02 },
+    { name: 'top-p 0.5 on flat logits', topP: 0.5, scale: 0.05 },
+    { name: 'top-p 0.6 on tied logits', topP: 0.6, ties: true },
+    { name: 'penalties', repetitionPenalty: 1.3, presencePenalty: 0.5, frequencyPenalty: 0.2, topP: 0.95, history: true },
+    { name: 'penalties, greedy', temperature: 0, repetitionPenalty: 1.3, presencePenalty: 0.5, frequencyPenalty: 0.2, history: true },
+  ];
+  for (const { name, scale = 2, ties, history, ...params } of configs) {
+    const seed = freshSeed();
+    const rows = 61;
+    const r = rng(seed + 1);
+    let logits = randomLogits(seed, rows, V, scale);
+    if (ties) logits = Tensor.from(logits.toArray().map((x) => Math.round(x)), [rows, V]);
+    const p = { ...params, seed: seed * 7 + 3, step: Array.from({ length: rows }, () => r.int(1000)) };
+    if (history) {
+      p.outputTokens = Array.from({ length: rows }, () => Array.from({ length: r.int(30) }, () => r.int(V)));
+      p.promptTokens = Array.from({ length: rows }, () => Array.from({ length: r.int(30) }, () => r.int(V)));
+    }
+    const { cpu, gpu } = sampleBoth(logits, p);
+    let same = 0, worstLp = 0, worstRaw = 0;
+    for (let i = 0; i < rows; i++) {
+      if (cpu.tokens[i] !== gpu.tokens[i]) continue;
+      same++;
+      worstLp = Math.max(worstLp, Math.abs(cpu.logprobs[i] - gpu.logprobs[i]));
+      worstRaw = Math.max(worstRaw, Math.abs(cpu.raw[i] - gpu.raw[i]));
+    }
+    const tag = `sample ${name} [${rows}, ${V}] seed ${seed}`;
+    if (params.temperature === 0) t.is(same, rows, `${tag}: greedy tokens differ on ${rows - same} rows`);
+    else t.true(same >= rows - 1, `${tag}: only ${same} of ${rows} rows drew the CPU's token`);
+    t.true(worstLp <= 1e-4 && worstRaw <= 1e-4, `${tag}: logprob differs by ${worstLp}, raw logprob by ${worstRaw}`);
+  }
+});
+
+gpuTest('sample: vocabulary 151936, top-k 1, top-p 1, vocabulary 1', (t) => {
+  const seed = freshSeed();
+  const big = randomLogits(seed, 3, 151936, 3);
+  for (const params of [{ temperature: 0 }, { topP: 0.9 }, { topK: 50, topP: 0.95 }, {}]) {
+    const { cpu, gpu } = sampleBoth(big, { ...params, seed });
+    const tag = `sample ${JSON.stringify(params)} [3, 151936] seed ${seed}`;
+    t.deepEqual(Array.from(gpu.tokens), Array.from(cpu.tokens), `${tag}: tokens`);
+    t.true(maxAbsDiff(gpu.raw, cpu.raw).worst <= 1e-4, `${tag}: raw logprobs`);
+  }
+  const logits = onGpu(randomLogits(seed, 17, 1001));
+  const tokens = (params) => Array.from(ops.sample(logits, { seed, ...params }).tokens.toArray());
+  t.deepEqual(tokens({ topK: 1 }), tokens({ temperature: 0 }), `top-k 1 is greedy, seed ${seed}`);
+  t.deepEqual(tokens({ topP: 1 }), tokens({}), `top-p 1 changes nothing, seed ${seed}`);
+  t.deepEqual(tokens({ topK: 1001, minP: 0 }), tokens({}), `top-k >= vocab changes nothing, seed ${seed}`);
+  const one = ops.sample(Tensor.from(new Float32Array([0.5, -3]), [2, 1]).to('cuda'), { topP: 0.5 });
+  t.deepEqual(Array.from(one.tokens.toArray()), [0, 0], 'vocabulary 1');
+  t.deepEqual(Array.from(one.logprobs.toArray()), [0, 0], 'vocabulary 1: logprob 0');
+});
+
+gpuTest('sample: NaN, +Infinity and fully masked rows are errors naming the row', (t) => {
+  const rows = (fill) => {
+    const a = randomArray(4 * 9, freshSeed());
+    fill(a);
+    return Tensor.from(a, [4, 9]).to('cuda');
+  };
+  const nan = rows((a) => { a[2 * 9 + 4] = NaN; });
+  t.throws(() => ops.sample(nan), { message: /row 2 contains NaN/ });
+  t.throws(() => ops.sample(nan, { temperature: 0 }), { message: /row 2 contains NaN/ });
+  t.throws(() => ops.sample(rows((a) => { a[5] = Infinity; })), { message: /row 0 contains \+Infinity/ });
+  const masked = rows((a) => a.fill(-Infinity, 9, 18));
+  t.throws(() => ops.sample(masked, { topP: 0.9 }), { message: /row 1 has no finite logit/ });
+  t.throws(() => ops.sample(masked, { temperature: 0 }), { message: /row 1 has no finite logit/ });
+});
+
+gpuTest('sample: 10^5 CUDA draws of one row follow the CPU distribution (chi-square)', (t) => {
+  const DRAWS = 100_000, V = 30;
+  for (const params of [{ temperature: 0.9, topK: 20, topP: 0.9, minP: 0.02 }, { topP: 0.7, ties: true }, {}]) {
+    const { ties, ...p } = params;
+    const seed = freshSeed();
+    let row = randomLogits(seed, 1, V, 1.5).toArray();
+    if (ties) row = row.map((x) => Math.round(x * 2) / 2);
+    const logits = Tensor.from(new Float32Array(DRAWS * V).map((_, i) => row[i % V]), [DRAWS, V]);
+    // Independent uniforms on the two backends (different seeds): a two-sample test.
+    const cpu = ops.sample(logits, { ...p, seed });
+    const gpu = ops.sample(onGpu(logits), { ...p, seed: seed + 1 });
+    const count = (tokens) => tokens.reduce((c, x) => { c[x]++; return c; }, new Array(V).fill(0));
+    const cTok = cpu.tokens.toArray(), cLp = cpu.logprobs.toArray(), gTok = gpu.tokens.toArray(), gLp = gpu.logprobs.toArray();
+    const a = count(cTok), b = count(gTok);
+    // Pearson's two-sample statistic, bins with fewer than 10 draws in all pooled.
+    let stat = 0, bins = 0, pa = 0, pb = 0;
+    for (let i = 0; i < V; i++) {
+      if (a[i] + b[i] < 10) { pa += a[i]; pb += b[i]; continue; }
+      stat += (a[i] - b[i]) ** 2 / (a[i] + b[i]);
+      bins++;
+    }
+    if (pa + pb > 0) { stat += (pa - pb) ** 2 / (pa + pb); bins++; }
+    const pValue = bins > 1 ? gammaQ((bins - 1) / 2, stat / 2) : 1;
+    const tag = `sample ${JSON.stringify(params)} chi-square, ${DRAWS} draws, seed ${seed}`;
+    t.true(pValue >= 1e-4, `${tag}: p = ${pValue} (statistic ${stat}, ${bins - 1} df)`);
+    // Every token the GPU drew has the CPU's processed probability.
+    const cpuLp = new Map();
+    cTok.forEach((x, i) => cpuLp.set(x, cLp[i]));
+    let worst = 0;
+    for (let i = 0; i < DRAWS; i++) if (cpuLp.has(gTok[i])) worst = Math.max(worst, Math.abs(cpuLp.get(gTok[i]) - gLp[i]));
+    t.true(worst <= 1e-4, `${tag}: processed logprob of a drawn token differs by ${worst}`);
   }
 });
