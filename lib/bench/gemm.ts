@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../native.js';
 import { Tensor } from '../tensor.js';
 import { cast, matmul } from '../ops/basic.js';
-import { bestMachine, formatTable, measureBandwidth, measureMachine, roofline, runPythonPeer, timeMs, writeJsonAtomic, type Machine } from './roofline.js';
+import { bandwidthShare, bestMachine, formatTable, measureMachine, roofline, runPythonPeer, timeMs, writeJsonAtomic, type Machine } from './roofline.js';
 
 type WeightType = 'float32' | 'bfloat16';
 interface Case { M: number; K: number; N: number; dtype: WeightType; transB: boolean }
@@ -30,7 +30,7 @@ export interface GemmRow {
   kernel: string; shape: string; dtype: string; layout: 'NN' | 'NT';
   ms: number; gflops: number; gbps: number; pctPeak: number; pctBandwidth: number;
   peer?: string; ratio?: number;
-  /** Bandwidth probed right before and after this row (bandwidth-bound rows): pctBandwidth's base. */
+  /** Bandwidth-bound rows: median probe of the pairs in bandwidthShare (pctBandwidth is the median ratio). */
   adjacentBandwidthGBps?: number;
 }
 
@@ -50,14 +50,19 @@ function benchOurs(c: Case, machine: Machine): GemmRow {
   const b = c.dtype === 'float32' ? b32 : cast(b32, c.dtype);
   const out = Tensor.empty([c.M, c.N]);
   try {
+    const run = () => matmul(a, b, { transB: c.transB, out });
+    const bytes = bytesOf(c, c.dtype === 'float32' ? 4 : 2);
+    const layout = c.transB ? 'NT' as const : 'NN' as const;
     // Decode shapes are bandwidth-bound and the bandwidth here drifts with other tenants'
-    // load: they are compared with probes taken right before and after them.
-    const adjacent = c.M === 1 ? measureBandwidth() : undefined;
-    const t = timeMs(() => matmul(a, b, { transB: c.transB, out }));
-    const near = adjacent === undefined ? machine : { ...machine, bandwidthGBps: Math.max(adjacent, measureBandwidth()) };
-    const r = roofline(t.medianMs, 2 * c.M * c.N * c.K, bytesOf(c, c.dtype === 'float32' ? 4 : 2), near);
-    return { kernel: 'gmai', shape: shapeName(c), dtype: c.dtype, layout: c.transB ? 'NT' : 'NN', ms: t.medianMs, ...r,
-      ...(adjacent === undefined ? {} : { adjacentBandwidthGBps: near.bandwidthGBps }) };
+    // load: they are timed in alternation with the bandwidth probe.
+    if (c.M === 1) {
+      const share = bandwidthShare(run, bytes);
+      const r = roofline(share.ms, 2 * c.M * c.N * c.K, bytes, machine);
+      return { kernel: 'gmai', shape: shapeName(c), dtype: c.dtype, layout, ms: share.ms, ...r,
+        pctBandwidth: share.pctBandwidth, adjacentBandwidthGBps: share.probeGBps };
+    }
+    const t = timeMs(run);
+    return { kernel: 'gmai', shape: shapeName(c), dtype: c.dtype, layout, ms: t.medianMs, ...roofline(t.medianMs, 2 * c.M * c.N * c.K, bytes, machine) };
   } finally {
     for (const x of new Set([a, b32, b, out])) x.dispose();
   }
@@ -125,13 +130,14 @@ export async function run(argv: string[]): Promise<number> {
   if (again.peakGflops !== machine.peakGflops || again.bandwidthGBps !== machine.bandwidthGBps) {
     Object.assign(machine, again);
     for (const r of rows) {
-      const base = r.adjacentBandwidthGBps ? { ...machine, bandwidthGBps: r.adjacentBandwidthGBps } : machine;
-      Object.assign(r, roofline(r.ms, r.gflops * r.ms * 1e6, r.gbps * r.ms * 1e6, base));
+      const { pctBandwidth } = r;
+      Object.assign(r, roofline(r.ms, r.gflops * r.ms * 1e6, r.gbps * r.ms * 1e6, machine));
+      if (r.adjacentBandwidthGBps) r.pctBandwidth = pctBandwidth;  // measured against its own probes
     }
   }
   const f = (x: number, d = 1) => x.toFixed(d);
   process.stdout.write(`\nGEMM, ${machine.threads} threads, ${machine.isa}; peak ${f(machine.peakGflops)} GFLOP/s, ` +
-    `bandwidth ${f(machine.bandwidthGBps)} GB/s (measured; M = 1 rows use probes taken around them)\n${note}\n\n`);
+    `bandwidth ${f(machine.bandwidthGBps)} GB/s (best probe; M = 1 rows: % of probes run in alternation with them)\n${note}\n\n`);
   process.stdout.write(formatTable(
     ['kernel', 'shape MxKxN', 'B dtype', 'layout', 'ms', 'GFLOP/s', 'GB/s', '% peak', '% bw', 'vs best peer'],
     rows.map((r) => [r.kernel, r.shape, r.dtype, r.layout, f(r.ms, 3), f(r.gflops), f(r.gbps, 2), f(r.pctPeak),

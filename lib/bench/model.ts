@@ -17,6 +17,15 @@ import { VISION_3B, visionTowerFlops } from './vision-flops.js';
 
 interface LlamaResult { prefillTokensPerS: number; decodeTokensPerS: number; engine: string }
 
+const median = (x: number[]) => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)];
+
+/** Greedy next token (never an image/video placeholder), as the peer's decode does. */
+function greedy(logits: Float32Array): number {
+  let best = 0;
+  for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+  return best === ids.image || best === ids.video ? 300 : best;
+}
+
 interface Row { kernel: string; shape: string; dtype: string; ms: number; gflops: number; gbps: number; tokensPerS?: number; pctBandwidth?: number; bandwidthGBps?: number; pctPeak?: number; peer?: string; ratio?: number }
 
 export async function run(argv: string[]): Promise<number> {
@@ -40,47 +49,64 @@ export async function run(argv: string[]): Promise<number> {
     const model = await loadModel(textDir);
     const prompt = { inputIds: randomIds(promptLen, 1) };
     const wBytes = decodeWeightBytes(QWEN25_05B);
-    // Decode is bandwidth-bound and this machine's bandwidth drifts with other tenants' load:
-    // each repetition is compared with probes taken right before and after it.
-    let prefillMs = Infinity, decodeMs = Infinity, decodeBandwidth = 0;
-    for (let rep = 0; rep < 3; rep++) {
-      say(`decoder: prefill ${promptLen} tokens, then ${decodeN} decode steps (rep ${rep + 1}/3) …`);
+    const usePeers = peers && havePeers();
+    if (peers && !usePeers) say(PEERS_HINT);
+    const ggufs = usePeers ? (['bf16', 'f16'] as const).map((type) => {
+      say(`llama.cpp: writing a ${type.toUpperCase()} GGUF of the same weights …`);
+      const file = join(dir, `text-${type}.gguf`);
+      writeTextGguf(textDir, QWEN25_05B, type, file);
+      return { type, file };
+    }) : [];
+
+    // Ours and llama.cpp take turns (two rounds, best of each), so a slow spell on this
+    // shared machine does not fall on one side only. Decode: greedy steps at context ≈ prompt.
+    let prefillMs = Infinity, decodeMs = Infinity;
+    const peerBest = new Map<string, LlamaResult>();
+    for (let round = 0; round < 2; round++) {
+      say(`round ${round + 1}/2 — ours: prefill ${promptLen} tokens, then ${decodeN} decode steps …`);
       const s = model.createSession({ capacity: promptLen + decodeN + 8 });
       let t0 = performance.now();
       let logits = s.prefillSync(prompt);
       prefillMs = Math.min(prefillMs, performance.now() - t0);
-      const before = measureBandwidth();
       t0 = performance.now();
-      for (let i = 0; i < decodeN; i++) {
-        let best = 0;
-        for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
-        logits = s.stepSync(best === ids.image || best === ids.video ? 300 : best);
+      for (let i = 0; i < decodeN; i++) logits = s.stepSync(greedy(logits));
+      decodeMs = Math.min(decodeMs, (performance.now() - t0) / decodeN);
+      s.dispose();
+      for (const g of ggufs) {
+        say(`round ${round + 1}/2 — llama.cpp ${g.type.toUpperCase()} …`);
+        const r = await runPeer<LlamaResult>('llama.mjs', [g.file, '--threads', String(machine.threads), '--prompt', String(promptLen), '--decode', String(decodeN)]);
+        if (typeof r === 'string') { say(r); continue; }
+        const best = peerBest.get(g.type);
+        peerBest.set(g.type, best ? { ...r, prefillTokensPerS: Math.max(best.prefillTokensPerS, r.prefillTokensPerS), decodeTokensPerS: Math.max(best.decodeTokensPerS, r.decodeTokensPerS) } : r);
       }
-      const ms = (performance.now() - t0) / decodeN;
-      const bw = Math.max(before, measureBandwidth());
-      if (ms < decodeMs) { decodeMs = ms; decodeBandwidth = bw; }
+    }
+    // Decode is bandwidth-bound and this machine's bandwidth drifts with other tenants' load:
+    // for the roofline, every 4 steps are timed right after a bandwidth probe; the median of
+    // the per-pair ratios is the figure.
+    say('decode against the bandwidth probe, in alternation …');
+    const probes: number[] = [], ratios: number[] = [];
+    {
+      const s = model.createSession({ capacity: promptLen + decodeN + 8 });
+      let logits = s.prefillSync(prompt);
+      for (let i = 0; i < decodeN; i += 4) {
+        const bw = measureBandwidth({ megabytes: 256, reps: 1 });
+        const t1 = performance.now();
+        for (let j = 0; j < 4; j++) logits = s.stepSync(greedy(logits));
+        probes.push(bw);
+        ratios.push(wBytes / ((performance.now() - t1) / 4) / 1e6 / bw);
+      }
       s.dispose();
     }
     model.dispose();
     const prefillFlops = promptLen * prefillFlopsPerToken(QWEN25_05B) + 2 * QWEN25_05B.hidden * QWEN25_05B.vocab;
     rows.push({ kernel: 'decoder prefill', shape: `Qwen2.5-0.5B, ${promptLen} tokens`, dtype: 'bf16 weights', ms: prefillMs, gflops: prefillFlops / prefillMs / 1e6, gbps: wBytes / prefillMs / 1e6, tokensPerS: promptLen / (prefillMs / 1000), pctPeak: 100 * (prefillFlops / prefillMs / 1e6) / machine.peakGflops });
-    rows.push({ kernel: 'decoder decode', shape: `Qwen2.5-0.5B, context ${promptLen}`, dtype: 'bf16 weights', ms: decodeMs, gflops: 2 * wBytes / 2 / decodeMs / 1e6, gbps: wBytes / decodeMs / 1e6, tokensPerS: 1000 / decodeMs, pctBandwidth: 100 * (wBytes / decodeMs / 1e6) / decodeBandwidth, bandwidthGBps: decodeBandwidth });
-
-    // ---- llama.cpp on the same weights
-    if (peers && !havePeers()) say(PEERS_HINT);
-    if (peers && havePeers()) {
-      for (const type of ['bf16', 'f16'] as const) {
-        say(`llama.cpp: writing a ${type.toUpperCase()} GGUF of the same weights and timing it …`);
-        const gguf = join(dir, `text-${type}.gguf`);
-        writeTextGguf(textDir, QWEN25_05B, type, gguf);
-        const r = await runPeer<LlamaResult>('llama.mjs', [gguf, '--threads', String(machine.threads), '--prompt', String(promptLen), '--decode', String(decodeN)]);
-        rmSync(gguf, { force: true });
-        if (typeof r === 'string') { say(r); continue; }
-        const pre = rows.find((x) => x.kernel === 'decoder prefill')!, dec = rows.find((x) => x.kernel === 'decoder decode')!;
-        rows.push({ kernel: `llama.cpp prefill`, shape: pre.shape, dtype: `${type} GGUF`, ms: (promptLen / r.prefillTokensPerS) * 1000, gflops: 0, gbps: 0, tokensPerS: r.prefillTokensPerS, peer: r.engine, ratio: pre.tokensPerS! / r.prefillTokensPerS });
-        rows.push({ kernel: `llama.cpp decode`, shape: dec.shape, dtype: `${type} GGUF`, ms: 1000 / r.decodeTokensPerS, gflops: 0, gbps: wBytes / (1000 / r.decodeTokensPerS) / 1e6, tokensPerS: r.decodeTokensPerS, peer: r.engine, ratio: dec.tokensPerS! / r.decodeTokensPerS });
-      }
+    rows.push({ kernel: 'decoder decode', shape: `Qwen2.5-0.5B, context ${promptLen}`, dtype: 'bf16 weights', ms: decodeMs, gflops: wBytes / decodeMs / 1e6, gbps: wBytes / decodeMs / 1e6, tokensPerS: 1000 / decodeMs, pctBandwidth: 100 * median(ratios), bandwidthGBps: median(probes) });
+    const pre = rows[rows.length - 2], dec = rows[rows.length - 1];
+    for (const [type, r] of peerBest) {
+      rows.push({ kernel: `llama.cpp prefill`, shape: pre.shape, dtype: `${type} GGUF`, ms: (promptLen / r.prefillTokensPerS) * 1000, gflops: 0, gbps: 0, tokensPerS: r.prefillTokensPerS, peer: r.engine, ratio: pre.tokensPerS! / r.prefillTokensPerS });
+      rows.push({ kernel: `llama.cpp decode`, shape: dec.shape, dtype: `${type} GGUF`, ms: 1000 / r.decodeTokensPerS, gflops: 0, gbps: wBytes / (1000 / r.decodeTokensPerS) / 1e6, tokensPerS: r.decodeTokensPerS, peer: r.engine, ratio: dec.tokensPerS! / r.decodeTokensPerS });
     }
+    for (const g of ggufs) rmSync(g.file, { force: true });
     rmSync(textDir, { recursive: true, force: true });
 
     // ---- vision tower of Qwen2.5-VL-3B on 448×448
@@ -112,8 +138,9 @@ export async function run(argv: string[]): Promise<number> {
   const dec = rows.find((x) => x.kernel === 'decoder decode');
   const decBw = dec?.bandwidthGBps ?? machine.bandwidthGBps;
   process.stdout.write(`\nModel benchmark, ${machine.threads} threads, ${machine.isa}; measured peak ${f(machine.peakGflops)} GFLOP/s, ` +
-    `bandwidth ${f(machine.bandwidthGBps)} GB/s (best probe of the run), ${f(decBw)} GB/s (probes adjacent to the best decode repetition)\n` +
-    `decode roofline: ${(decodeWeightBytes(QWEN25_05B) / 1e9).toFixed(2)} GB of weights per token → at most ${f(decBw / (decodeWeightBytes(QWEN25_05B) / 1e9))} tokens/s at the adjacent bandwidth\n\n`);
+    `bandwidth ${f(machine.bandwidthGBps)} GB/s (best probe of the run), ${f(decBw)} GB/s (median of the probes run in alternation with decode)\n` +
+    `decode roofline: ${(decodeWeightBytes(QWEN25_05B) / 1e9).toFixed(2)} GB of weights per token → at most ${f(decBw / (decodeWeightBytes(QWEN25_05B) / 1e9))} tokens/s at that bandwidth; ` +
+    `% bandwidth = median over the pairs of (decode GB/s ÷ probe GB/s); ours and llama.cpp: best of 2 alternating rounds\n\n`);
   process.stdout.write(formatTable(['what', 'shape', 'weights', 'ms', 'per s', 'GFLOP/s', '% peak', '% bandwidth', 'ours ÷ peer'],
     rows.map((r) => [r.kernel, r.shape, r.dtype, f(r.ms, 2), f(r.tokensPerS), f(r.gflops || undefined), f(r.pctPeak), f(r.pctBandwidth), f(r.ratio, 2)])));
   if (jsonFile) await writeJsonAtomic(jsonFile, rows.map((r) => ({ ...r, threads: machine.threads, isa: machine.isa, peakGflops: machine.peakGflops, bandwidthGBps: machine.bandwidthGBps })));

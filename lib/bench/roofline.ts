@@ -39,6 +39,30 @@ export function measureBandwidth(opts: { megabytes?: number; reps?: number } = {
   return (native() as unknown as Probes).probeReadBandwidth(opts.megabytes ?? 512, opts.reps ?? 3).value;
 }
 
+export interface BandwidthShare { ms: number; gbps: number; probeGBps: number; pctBandwidth: number }
+
+/**
+ * A bandwidth-bound `fn` (moving `bytes` per call) timed in alternation with the read probe,
+ * so each pair sees the same load on this shared machine: medians of the call time, of the
+ * probe, and of the per-pair ratio (the figure to quote).
+ */
+export function bandwidthShare(fn: () => void, bytes: number, pairs = 15): BandwidthShare {
+  fn();
+  const ms: number[] = [], probe: number[] = [], ratio: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const bw = measureBandwidth({ megabytes: 256, reps: 1 });
+    const t0 = process.hrtime.bigint();
+    fn();
+    const t = Number(process.hrtime.bigint() - t0) / 1e6;
+    ms.push(t);
+    probe.push(bw);
+    ratio.push(bytes / t / 1e6 / bw);
+  }
+  const median = (x: number[]) => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)];
+  const m = median(ms);
+  return { ms: m, gbps: bytes / m / 1e6, probeGBps: median(probe), pctBandwidth: 100 * median(ratio) };
+}
+
 export interface Timing { medianMs: number; minMs: number; reps: number }
 
 /** The better of two measurements (e.g. before and after a benchmark, on a shared machine). */

@@ -23,14 +23,29 @@ GMAI_MULTIVERSION uint64_t sumWords(const uint64_t* p, int64_t n) {
 }
 }  // namespace
 
+// The probe's buffer, kept per calling thread: benchmarks probe between timed runs, and a
+// fresh buffer each time would add a burst of page faults (and their aftermath) to the runs.
+struct ProbeBuffer {
+  uint64_t* data = nullptr;
+  int64_t words = 0;
+  ~ProbeBuffer() { std::free(data); }
+};
+
 ProbeResult probeReadBandwidth(const Context& ctx, size_t bytes, int reps) {
   const int64_t words = int64_t(bytes / 8);
-  auto* buf = static_cast<uint64_t*>(std::aligned_alloc(64, size_t(words) * 8));
-  if (!buf) throw std::bad_alloc();
-  // Written by the threads that will read it (first touch places pages near them).
-  ctx.pool->run([&](int tid, int n) {
-    for (int64_t i = words * tid / n, e = words * (tid + 1) / n; i < e; ++i) buf[i] = uint64_t(i);
-  });
+  thread_local ProbeBuffer held;
+  if (held.words < words) {
+    std::free(held.data);
+    held.data = static_cast<uint64_t*>(std::aligned_alloc(64, size_t(words) * 8));
+    held.words = held.data ? words : 0;
+    if (!held.data) throw std::bad_alloc();
+    // Written by the threads that will read it (first touch places pages near them).
+    uint64_t* buf = held.data;
+    ctx.pool->run([&](int tid, int n) {
+      for (int64_t i = words * tid / n, e = words * (tid + 1) / n; i < e; ++i) buf[i] = uint64_t(i);
+    });
+  }
+  uint64_t* buf = held.data;
   ProbeResult best{0, 0, cpuIsaName(cpuFeatures().isa)};
   volatile uint64_t sink = 0;
   for (int r = 0; r < reps; ++r) {
@@ -43,7 +58,6 @@ ProbeResult probeReadBandwidth(const Context& ctx, size_t bytes, int reps) {
     double gbps = double(words) * 8 / s / 1e9;
     if (gbps > best.value) best = {gbps, s, best.isa};
   }
-  std::free(buf);
   return best;
 }
 
