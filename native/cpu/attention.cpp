@@ -2,8 +2,10 @@
 // its rows are every (query, query head) pair that shares that kv head, so with grouped-query
 // attention K and V are read once for all g heads. Keys are visited in blocks with an online
 // softmax: running max m and sum l per row, the output rows rescaled when the max grows.
-// Both products of a block (scores S = Q·Kᵀ, then O += P·V) are small GEMMs on the calling
-// thread, so the tuned CPU GEMM (with its ISA dispatch) does the arithmetic.
+// Two kernels: blocks of many rows (prefill, vision windows) do both products of a key block
+// (scores S = Q·Kᵀ, then O += P·V) as small GEMMs on the calling thread, so the tuned CPU GEMM
+// (with its ISA dispatch) does the arithmetic; blocks of at most 16 rows (decode) use the
+// lane kernel below.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -22,6 +24,21 @@ constexpr int64_t kKeyBlock = 128;    // keys per block: S is at most rows x kKe
 
 struct WorkItem { int64_t seq, q0, q1; };
 
+// Where a work item's sequence lives in the packed q and k/v, and its causal offset: query i
+// of the sequence sees keys j <= i + offset.
+struct SeqSpan {
+  int64_t qBase, kBase, lenK, offset;
+  SeqSpan(const AttentionArgs& a, const WorkItem& w)
+      : qBase(a.cuSeqlensQ ? a.cuSeqlensQ[w.seq] : 0),
+        kBase(a.cuSeqlensK ? a.cuSeqlensK[w.seq] : 0),
+        lenK(a.cuSeqlensK ? a.cuSeqlensK[w.seq + 1] - kBase : a.Tk),
+        offset(lenK - (a.cuSeqlensQ ? a.cuSeqlensQ[w.seq + 1] - qBase : a.Tq)) {}
+  // Keys any query of the item can see.
+  int64_t keyEnd(const AttentionArgs& a, const WorkItem& w) const {
+    return a.causal ? std::clamp<int64_t>(w.q1 + offset, 0, lenK) : lenK;
+  }
+};
+
 struct Scratch {
   std::vector<float> q, o, s, m, l;
 };
@@ -39,11 +56,8 @@ void smallGemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
 
 void attendBlock(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc) {
   const int64_t g = a.Hq / a.Hkv, D = a.D, ldkv = a.Hkv * D;
-  const int64_t qBase = a.cuSeqlensQ ? a.cuSeqlensQ[w.seq] : 0;
-  const int64_t kBase = a.cuSeqlensK ? a.cuSeqlensK[w.seq] : 0;
-  const int64_t lenQ = a.cuSeqlensQ ? a.cuSeqlensQ[w.seq + 1] - qBase : a.Tq;
-  const int64_t lenK = a.cuSeqlensK ? a.cuSeqlensK[w.seq + 1] - kBase : a.Tk;
-  const int64_t offset = lenK - lenQ;  // causal: query i sees keys j <= i + offset
+  const SeqSpan span(a, w);
+  const int64_t qBase = span.qBase, kBase = span.kBase, offset = span.offset;
   const int64_t rows = (w.q1 - w.q0) * g;
   // Row r = (query w.q0 + r / g, head kvh * g + r % g): the g heads of one query are adjacent
   // in q, so the block's rows are gathered (scaled) into a dense [rows, D] matrix.
@@ -57,7 +71,7 @@ void attendBlock(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch
   sc.l.assign(size_t(rows), 0.0f);
   sc.s.resize(size_t(rows * kKeyBlock));
 
-  const int64_t kEnd = a.causal ? std::clamp<int64_t>(w.q1 + offset, 0, lenK) : lenK;
+  const int64_t kEnd = span.keyEnd(a, w);
   for (int64_t k0 = 0; k0 < kEnd; k0 += kKeyBlock) {
     const int64_t n = std::min(kEnd, k0 + kKeyBlock) - k0;
     const float* kBlock = a.k + (kBase + k0) * ldkv + kvh * D;
@@ -140,11 +154,8 @@ template <typename Lanes>
 GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc) {
   constexpr int64_t kLanes = LaneTraits<Lanes>::n;
   const int64_t g = a.Hq / a.Hkv, D = a.D, ldkv = a.Hkv * D;
-  const int64_t qBase = a.cuSeqlensQ ? a.cuSeqlensQ[w.seq] : 0;
-  const int64_t kBase = a.cuSeqlensK ? a.cuSeqlensK[w.seq] : 0;
-  const int64_t lenQ = a.cuSeqlensQ ? a.cuSeqlensQ[w.seq + 1] - qBase : a.Tq;
-  const int64_t lenK = a.cuSeqlensK ? a.cuSeqlensK[w.seq + 1] - kBase : a.Tk;
-  const int64_t offset = lenK - lenQ;
+  const SeqSpan span(a, w);
+  const int64_t qBase = span.qBase, kBase = span.kBase, lenK = span.lenK, offset = span.offset;
   const int64_t rows = (w.q1 - w.q0) * g;  // <= kLanes
   // Qt[d] and Ot[d]: column d of the block's queries (scaled) and outputs, one lane a row.
   sc.q.assign(size_t(D * kLanes), 0.0f);
@@ -163,7 +174,7 @@ GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t 
     last[r] = r < rows ? float(a.causal ? std::min(lenK - 1, w.q0 + r / g + offset) : lenK - 1) : -1.0f;
   const Lanes lastKey = loadLanes<Lanes>(last);
   Lanes m = splat<Lanes>(-INFINITY), l = splat<Lanes>(0.0f);
-  const int64_t kEnd = a.causal ? std::clamp<int64_t>(w.q1 + offset, 0, lenK) : lenK;
+  const int64_t kEnd = span.keyEnd(a, w);
   for (int64_t k0 = 0; k0 < kEnd; k0 += kKeyBlock) {
     const int64_t n = std::min(kEnd, k0 + kKeyBlock) - k0;
     const float* kBlock = a.k + (kBase + k0) * ldkv + kvh * D;
