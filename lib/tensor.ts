@@ -48,10 +48,7 @@ export class Tensor<D extends DType = DType> implements Disposable {
 
   /** A tensor filled with one value (float dtypes) on the CPU, then moved to `device`. */
   static full(shape: Shape, value: number, opts: { device?: Device } = {}): Tensor<'float32'> {
-    const data = new Float32Array(numel(shape)).fill(value);
-    const t = Tensor.from<'float32'>(data, shape);
-    if ((opts.device ?? 'cpu') === 'cpu') return t;
-    try { return t.to(opts.device!); } finally { t.dispose(); }
+    return Tensor.from<'float32'>(new Float32Array(numel(shape)).fill(value), shape, opts);
   }
 
   static zeros(shape: Shape, opts: { device?: Device } = {}): Tensor<'float32'> {
@@ -59,19 +56,22 @@ export class Tensor<D extends DType = DType> implements Disposable {
   }
 
   /**
-   * A CPU tensor over a typed array. With `copy: false` the tensor aliases the array's memory
-   * (zero copy) and keeps it alive; do not transfer or detach the buffer while it is in use.
-   * The dtype defaults to the array's own (Uint16Array means raw bfloat16 bits).
+   * A tensor over a typed array. On the CPU (the default), `copy: false` makes the tensor alias
+   * the array's memory (zero copy) and keep it alive; do not transfer or detach the buffer while
+   * it is in use. With another `device` the data is uploaded (always a copy). The dtype defaults
+   * to the array's own (Uint16Array means raw bfloat16 bits).
    */
   static from<D extends DType>(
     data: TypedArray,
     shape?: Shape,
-    opts: { dtype?: D; copy?: boolean } = {},
+    opts: { dtype?: D; copy?: boolean; device?: Device } = {},
   ): Tensor<D> {
     const dtype = (opts.dtype ?? dtypeOfArray(data)) as D;
     const s = checkShape(shape ?? [data.byteLength / dtypeBytes[dtype]]);
-    const h = native().fromArray(data, dtypeCode[dtype], s, opts.copy ?? true);
-    return new Tensor(h, dtype, s, 'cpu');
+    const device = opts.device ?? 'cpu';
+    // An upload reads the array once, so its staging CPU tensor may alias it.
+    const copy = device === 'cpu' ? opts.copy ?? true : false;
+    return new Tensor<D>(native().fromArray(data, dtypeCode[dtype], s, copy), dtype, s, 'cpu').moveTo(device);
   }
 
   /** The native handle; throws once disposed. (The addon checks liveness again on use.) */
@@ -142,6 +142,16 @@ export class Tensor<D extends DType = DType> implements Disposable {
     const out = Tensor.empty(this.shape, { dtype: this.dtype, device });
     native().copy(out.handle, this.handle);
     return out;
+  }
+
+  /** Consumes this tensor: `to(device)`, then dispose (even if the copy fails); itself when already there. */
+  moveTo(device: Device): Tensor<D> {
+    if (device === this.device) return this;
+    try {
+      return this.to(device);
+    } finally {
+      this.dispose();
+    }
   }
 
   clone(): Tensor<D> {

@@ -61,7 +61,7 @@ test('session misuse', async (t) => {
 
 test('loadModel errors: missing folder, bad options', async (t) => {
   await t.throwsAsync(loadModel('/nonexistent/model'), { message: /cannot read \/nonexistent\/model\/config\.json/ });
-  await t.throwsAsync(loadModel(goldenDir('tiny-model'), { device: 'cuda' }), { message: /device 'cuda' is not supported/ });
+  await t.throwsAsync(loadModel(goldenDir('tiny-model'), { device: 'gpu' }), { message: /device must be 'cpu' or 'cuda', got 'gpu'/ });
   await t.throwsAsync(loadModel(goldenDir('tiny-model'), { dtype: 'float16' }), { message: /dtype must be/ });
 });
 

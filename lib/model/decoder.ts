@@ -17,7 +17,7 @@ import type { DecoderLayerWeights, F32, TextWeights } from './weights.js';
  * `image.positions` (the <|image_pad|> tokens, checked by the caller to match in number).
  */
 export function embedTokens(w: TextWeights, ids: Int32Array, image?: { rows: F32; positions: Int32Array }): F32 {
-  using idsT = Tensor.from<'int32'>(ids, [ids.length]);
+  using idsT = Tensor.from<'int32'>(ids, [ids.length], { device: w.embed.device });
   const x = embedding(idsT, w.embed);
   if (image && image.positions.length > 0) {
     try {
@@ -49,7 +49,7 @@ function copyRows(dst: F32, src: F32, start: number): void {
 /** Causal GQA attention of each segment's queries over its cache → [N, heads, head_dim]. */
 function segmentAttention(q: F32, segments: readonly Segment[], i: number, cfg: TextConfig): F32 {
   const rowSize = cfg.numHeads * cfg.headDim;
-  const out = Tensor.empty(q.shape);
+  const out = Tensor.empty(q.shape, { device: q.device });
   try {
     for (const seg of segments) {
       const shape = [seg.count, cfg.numHeads, cfg.headDim];
@@ -131,8 +131,8 @@ export function decode(w: TextWeights, cfg: TextConfig, x: F32, positionIds: Int
   const n = x.shape[0];
   checkSegments(segments, n);
   const cs = mropeCosSin(positionIds, n, cfg);
-  using cos = Tensor.from<'float32'>(cs.cos, [n, cfg.headDim / 2]);
-  using sin = Tensor.from<'float32'>(cs.sin, [n, cfg.headDim / 2]);
+  using cos = Tensor.from<'float32'>(cs.cos, [n, cfg.headDim / 2], { device: x.device });
+  using sin = Tensor.from<'float32'>(cs.sin, [n, cfg.headDim / 2], { device: x.device });
   for (const seg of segments) seg.cache.reserve(seg.count);
   opts.trace?.('text.inputs_embeds', x);
   w.layers.forEach((lw, i) => {

@@ -1,6 +1,6 @@
 // Checks and normalises what callers pass to the model, so that bad input becomes an Error
 // that names the argument instead of a wrong answer or a native crash.
-import { Tensor } from '../tensor.js';
+import { Tensor, type Device } from '../tensor.js';
 import type { ModelConfig } from './config.js';
 import { mergedTokens, type Grid } from './rope-index.js';
 import type { F32 } from './weights.js';
@@ -17,7 +17,7 @@ export interface ModelInputs {
 export interface CheckedInputs {
   ids: Int32Array;
   grids: Grid[];
-  /** Float32 tensor of the pixel rows (owned when `ownsPixels`), absent without images. */
+  /** Float32 tensor of the pixel rows on the model's device (owned when `ownsPixels`), absent without images. */
   pixels?: F32;
   ownsPixels: boolean;
   /** Indices of the <|image_pad|> tokens, in order. */
@@ -59,20 +59,21 @@ function parseGrids(raw: ModelInputs['imageGridThw'], cfg: ModelConfig): Grid[] 
   return grids;
 }
 
-function pixelTensor(pv: NonNullable<ModelInputs['pixelValues']>, rows: number, rowSize: number): { t: F32; owned: boolean } {
+function pixelTensor(pv: NonNullable<ModelInputs['pixelValues']>, rows: number, rowSize: number, device: Device): { t: F32; owned: boolean } {
   const expected = `[${rows}, ${rowSize}] (sum of t·h·w over imageGridThw = ${rows} rows of C·T·P·P = ${rowSize})`;
   if (pv instanceof Tensor) {
     if (pv.dtype !== 'float32' || pv.shape.length !== 2 || pv.shape[0] !== rows || pv.shape[1] !== rowSize) {
       throw new RangeError(`pixelValues is ${pv.dtype} [${pv.shape.join(', ')}], expected float32 ${expected}`);
     }
-    return { t: pv, owned: false };
+    return pv.device === device ? { t: pv, owned: false } : { t: pv.to(device), owned: true };
   }
   if (!(pv instanceof Float32Array)) throw new TypeError('pixelValues must be a Float32Array or a float32 Tensor');
   if (pv.length !== rows * rowSize) throw new RangeError(`pixelValues has ${pv.length} values, expected ${expected} = ${rows * rowSize}`);
-  return { t: Tensor.from<'float32'>(pv, [rows, rowSize]), owned: true };
+  return { t: Tensor.from<'float32'>(pv, [rows, rowSize], { device }), owned: true };
 }
 
-export function checkInputs(inputs: ModelInputs, cfg: ModelConfig): CheckedInputs {
+/** `device`: where the model runs (pixel rows are placed there). */
+export function checkInputs(inputs: ModelInputs, cfg: ModelConfig, device: Device): CheckedInputs {
   if (typeof inputs !== 'object' || inputs === null) throw new TypeError('model inputs must be an object { inputIds, pixelValues?, imageGridThw? }');
   const ids = checkTokenIds(inputs.inputIds, cfg.text.vocabSize);
   if (ids.includes(cfg.tokens.video)) throw new Error(`inputIds contains the video token ${cfg.tokens.video}: video input is not supported`);
@@ -91,6 +92,6 @@ export function checkInputs(inputs: ModelInputs, cfg: ModelConfig): CheckedInput
   if (inputs.pixelValues === undefined) throw new Error('imageGridThw given without pixelValues');
   const v = cfg.vision;
   const rows = grids.reduce((s, g) => s + g.t * g.h * g.w, 0);
-  const { t, owned } = pixelTensor(inputs.pixelValues, rows, v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize);
+  const { t, owned } = pixelTensor(inputs.pixelValues, rows, v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize, device);
   return { ids, grids, pixels: t, ownsPixels: owned, imagePositions: Int32Array.from(positions) };
 }

@@ -1,9 +1,9 @@
 // Per-layer key/value cache of the text decoder: preallocated [capacity, Hkv, D] float32
-// buffers filled front to back. A forward over new tokens writes their K/V rows at
-// [length, length + n) and attends over rows [0, length + n). Capacity grows by doubling
-// (one copy) when a step would overflow it.
+// buffers on the model's device, filled front to back. A forward over new tokens writes their
+// K/V rows at [length, length + n) and attends over rows [0, length + n). Capacity grows by
+// doubling (one copy, on the same device) when a step would overflow it.
 import { native } from '../native.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, type Device } from '../tensor.js';
 import type { F32 } from './weights.js';
 
 export interface KvLayer {
@@ -22,6 +22,7 @@ export class KvCache implements Disposable {
     readonly numKvHeads: number,
     readonly headDim: number,
     capacity: number,
+    readonly device: Device = 'cpu',
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`KvCache capacity must be a positive integer, got ${capacity}`);
     this.#capacity = capacity;
@@ -34,7 +35,7 @@ export class KvCache implements Disposable {
 
   #allocate(capacity: number): KvLayer {
     const shape = [capacity, this.numKvHeads, this.headDim];
-    return { k: Tensor.empty(shape), v: Tensor.empty(shape) };
+    return { k: Tensor.empty(shape, { device: this.device }), v: Tensor.empty(shape, { device: this.device }) };
   }
 
   /** Makes room for `extra` more tokens, copying what is cached into larger buffers. */
@@ -78,7 +79,7 @@ export class KvCache implements Disposable {
 
   /** An independent copy (same capacity) of what is cached, e.g. to sample several continuations. */
   clone(): KvCache {
-    const copy = new KvCache(this.numLayers, this.numKvHeads, this.headDim, this.#capacity);
+    const copy = new KvCache(this.numLayers, this.numKvHeads, this.headDim, this.#capacity, this.device);
     const rowSize = this.numKvHeads * this.headDim;
     if (this.length > 0) {
       this.#layers.forEach((l, i) => {

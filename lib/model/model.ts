@@ -1,7 +1,10 @@
 // The public model object: loadModel(dir) → Model with forward (all logits), sessions
 // (prefill + one-token steps over a KV cache) and teacher-forced completion scoring.
 // The work runs synchronously on the native thread pool inside each call; the object holds
-// no main-thread state, so it can live in a worker thread unchanged.
+// no main-thread state, so it can live in a worker thread unchanged. Weights, KV caches and
+// activations all live on the device given to loadModel; only results handed to JS come back.
+import { addonInfo } from '../native.js';
+import { runtimeInfo } from '../runtime.js';
 import type { Device } from '../tensor.js';
 import { readConfig, type ModelConfig } from './config.js';
 import { decode, embedTokens, lmHead } from './decoder.js';
@@ -14,6 +17,7 @@ import { loadWeights, type F32, type LoadProgress, type ModelWeights, type Weigh
 export interface LoadModelOptions {
   /** Weight dtype in memory (compute is float32 either way); default: as stored. */
   dtype?: WeightDType;
+  /** Where every tensor lives and runs: 'cpu' (default) or 'cuda' (the CUDA build and a visible GPU). */
   device?: Device;
   onProgress?: (p: LoadProgress) => void;
 }
@@ -73,12 +77,17 @@ export class Model implements Disposable {
     return this.weights.dtype;
   }
 
+  /** Where the weights, caches and activations live. */
+  get device(): Device {
+    return this.weights.device;
+  }
+
   /** Prompt through vision tower and decoder into `cache` (which must be empty). */
   prefillInto(inputs: ModelInputs, cache: KvCache, opts: ForwardOptions = {}): Prefilled {
     const w = this.weights;
     const cfg = this.config;
     if (cache.length !== 0) throw new Error('prefill needs an empty KV cache (this session already holds a prompt)');
-    const checked = checkInputs(inputs, cfg);
+    const checked = checkInputs(inputs, cfg, w.device);
     try {
       const rope = getRopeIndex(checked.ids, checked.grids, { imageTokenId: cfg.tokens.image, spatialMergeSize: cfg.vision.spatialMergeSize });
       let imageRows: F32 | undefined;
@@ -110,7 +119,7 @@ export class Model implements Disposable {
 
   #newCache(capacity: number): KvCache {
     const t = this.config.text;
-    return new KvCache(t.numLayers, t.numKvHeads, t.headDim, capacity);
+    return new KvCache(t.numLayers, t.numKvHeads, t.headDim, capacity, this.device);
   }
 
   /** One full forward (no cache reuse): logits of every prompt position. */
@@ -267,13 +276,26 @@ export class Session implements Disposable {
   }
 }
 
+/** `device` if this process can run a model there, else an error saying what is missing. */
+function checkDevice(device: unknown): Device {
+  if (device !== 'cpu' && device !== 'cuda') throw new Error(`loadModel: device must be 'cpu' or 'cuda', got '${String(device)}'`);
+  if (device === 'cuda' && !runtimeInfo().backends.includes('cuda')) {
+    const { path, variant } = addonInfo();
+    throw new Error(variant === 'cuda'
+      ? `loadModel: device 'cuda', but the CUDA build of the addon (${path}) sees no GPU (check the driver, nvidia-smi, CUDA_VISIBLE_DEVICES)`
+      : `loadModel: device 'cuda' needs the CUDA build of the addon, but the loaded one (${path}) is the CPU build ` +
+        '(`npm run build:cuda` builds it; the loader takes it when a GPU is visible, or with GMAI_DEVICE=cuda)');
+  }
+  return device;
+}
+
 /** Reads config.json (+ generation_config.json) and the safetensors weights of a HF model folder. */
 export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promise<Model> {
-  if ((opts.device ?? 'cpu') !== 'cpu') throw new Error(`loadModel: device '${opts.device}' is not supported yet (only 'cpu')`);
+  const device = checkDevice(opts.device ?? 'cpu');
   if (opts.dtype !== undefined && opts.dtype !== 'float32' && opts.dtype !== 'bfloat16') {
     throw new Error(`loadModel: dtype must be 'float32' or 'bfloat16', got '${String(opts.dtype)}'`);
   }
   const config = await readConfig(dir);
-  const weights = await loadWeights(dir, config, opts);
+  const weights = await loadWeights(dir, config, { ...opts, device });
   return new Model(config, weights, dir);
 }

@@ -57,8 +57,8 @@ export function encodeImages(w: VisionWeights, cfg: VisionConfig, pixels: F32, g
   const permuted = new Float32Array(angles.length);
   toWindowOrder.forEach((src, dst) => permuted.set(angles.subarray(src * half, (src + 1) * half), dst * half));
   const cs = cosSinOf(permuted);
-  using cos = Tensor.from<'float32'>(cs.cos, [n, half]);
-  using sin = Tensor.from<'float32'>(cs.sin, [n, half]);
+  using cos = Tensor.from<'float32'>(cs.cos, [n, half], { device: w.patchEmbed.device });
+  using sin = Tensor.from<'float32'>(cs.sin, [n, half], { device: w.patchEmbed.device });
 
   let x: F32;
   {

@@ -1,12 +1,15 @@
 // Loads a checkpoint's tensors into the structure the towers use. Matrices keep the stored
 // dtype (bf16 stays bf16, zero-copy from the mmap) unless `dtype` asks otherwise, in which
 // case they are converted once here. Biases and norm weights become float32 (tiny; the ops
-// add them in float32). The fused vision qkv weight is sliced into q/k/v row views.
+// add them in float32). On another `device` each tensor is uploaded once, right after it is
+// read (and converted), and its CPU copy released; views (q/k/v rows of the fused vision qkv
+// weight, the patch kernel, a tied lm_head) are taken afterwards, so they share the upload.
+// The checkpoint file is closed once loaded: on the CPU the weights' views keep the mapping alive.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSafetensors } from '../io/safetensors.js';
 import { cast } from '../ops/basic.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, type Device } from '../tensor.js';
 import type { ModelConfig } from './config.js';
 import { canonicalName, detectScheme, expectedShapes, type NamingScheme } from './weight-names.js';
 
@@ -56,7 +59,8 @@ export interface ModelWeights {
   vision: VisionWeights;
   scheme: NamingScheme;
   dtype: WeightDType;
-  /** Frees every tensor and closes the checkpoint files. */
+  device: Device;
+  /** Frees every tensor. */
   dispose(): void;
 }
 
@@ -69,6 +73,8 @@ export interface LoadProgress {
 export interface LoadWeightsOptions {
   /** Matrix dtype in memory; default: as stored (float32 or bfloat16). */
   dtype?: WeightDType;
+  /** Where the weights live; default 'cpu'. */
+  device?: Device;
   onProgress?: (p: LoadProgress) => void;
 }
 
@@ -109,6 +115,7 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
     const stored = probe.dtype;
     probe.dispose();
     const dtype: WeightDType = opts.dtype ?? (stored === 'bfloat16' ? 'bfloat16' : 'float32');
+    const device = opts.device ?? 'cpu';
     let loaded = 0;
     const total = expected.size;
 
@@ -127,6 +134,7 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
         out = cast(t, target);
         t.dispose();
       }
+      out = out.moveTo(device);
       owned.push(out);
       opts.onProgress?.({ loaded: ++loaded, total, name });
       return out;
@@ -189,15 +197,15 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
       mergerFc2: lin('vision.merger.mlp.2', true),
     };
     return {
-      text, vision, scheme, dtype,
+      text, vision, scheme, dtype, device,
       dispose() {
         for (const x of owned) x.dispose();
-        source.close();
       },
     };
   } catch (e) {
     for (const x of owned) x.dispose();
-    source.close();
     throw e;
+  } finally {
+    source.close();
   }
 }

@@ -69,12 +69,8 @@ export function rope(x: F32, cos: F32, sin: F32, opts: { inPlace?: boolean } = {
 
 /** Rows of x [N, d] picked by `idx` → [idx.length, d] (the embedding gather on a float32 table). */
 export function gatherRows(x: F32, idx: Int32Array): F32 {
-  const ids = Tensor.from<'int32'>(idx, [idx.length]);
-  try {
-    return embedding(ids, x);
-  } finally {
-    ids.dispose();
-  }
+  using ids = Tensor.from<'int32'>(idx, [idx.length], { device: x.device });
+  return embedding(ids, x);
 }
 
 /** dst[idx[i], :] = src[i, :], in place. */

@@ -1,16 +1,9 @@
 // CUDA parity: every op on CUDA tensors against the same op on the CPU, fresh random inputs,
 // odd sizes, outputs poisoned beforehand. Skips (saying so) without a CUDA build and a GPU.
-import test from 'ava';
-import { Tensor, ops, runtimeInfo } from '../../dist/index.js';
+import { Tensor, ops } from '../../dist/index.js';
 import { freshSeed, randomArray, maxAbsDiff, rng } from '../helpers.js';
 import { gammaQ } from '../stats.js';
-
-const rt = runtimeInfo();
-const haveGpu = rt.backends.includes('cuda');
-if (!haveGpu) {
-  console.log(`test:gpu skipped: no CUDA device (addon ${rt.addonPath}; build with npm run build:cuda on a machine with a GPU)`);
-}
-const gpuTest = haveGpu ? test : test.skip;
+import { gpuTest } from './gpu.js';
 
 const onGpu = (t) => t.to('cuda');
 function compare(t, name, cpuOut, gpuOut, tol) {
