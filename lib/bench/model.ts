@@ -12,12 +12,10 @@ import { writeRandomModel } from '../demo/random-model.js';
 import { loadModel } from '../model/model.js';
 import type { Qwen2Shape } from './gguf-qwen2.js';
 import { decodeWeightBytes, havePeers, PEERS_HINT, prefillFlopsPerToken, QWEN25_05B, QWEN_IDS as ids, qwenVlConfig, randomIds, runPeer, writeQwen05b, writeTextGguf } from './qwen-text.js';
-import { bestMachine, formatTable, measureBandwidth, measureMachine, writeJsonAtomic, type Machine } from './roofline.js';
+import { bestMachine, formatTable, measureBandwidth, measureMachine, median, writeJsonAtomic, type Machine } from './roofline.js';
 import { VISION_3B, visionTowerFlops } from './vision-flops.js';
 
 interface LlamaResult { prefillTokensPerS: number; decodeTokensPerS: number; engine: string }
-
-const median = (x: number[]) => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)];
 
 /** Greedy next token (never an image/video placeholder), as the peer's decode does. */
 function greedy(logits: Float32Array): number {

@@ -11,7 +11,7 @@ import { numberOption, option, parseArgs } from '../cli/args.js';
 import { decodeImage } from '../processing/image-decode.js';
 import { patchify, preprocessImage, resizeForModel, resolveImageOptions } from '../processing/image.js';
 import type { ImageOptions } from '../processing/processor.js';
-import { bestMachine, formatTable, measureMachine, writeJsonAtomic } from './roofline.js';
+import { bestMachine, formatTable, measureMachine, median, writeJsonAtomic } from './roofline.js';
 import { syntheticChestDicom, syntheticPhotoJpeg } from './synthetic-images.js';
 import { VISION_3B, visionTowerFlops } from './vision-flops.js';
 
@@ -27,7 +27,6 @@ const BUDGETS: [string, ImageOptions][] = [
   ['448²', { minPixels: 448 * 448, maxPixels: 448 * 448 }],
 ];
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const msSince = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 /** Medians over `reps` of each stage, run in sequence on one image, and of a whole preprocessImage call. */

@@ -39,6 +39,9 @@ export function measureBandwidth(opts: { megabytes?: number; reps?: number } = {
   return (native() as unknown as Probes).probeReadBandwidth(opts.megabytes ?? 512, opts.reps ?? 3).value;
 }
 
+/** The middle value (upper middle for an even count). */
+export const median = (x: readonly number[]): number => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)];
+
 export interface BandwidthShare { ms: number; gbps: number; probeGBps: number; pctBandwidth: number }
 
 /**
@@ -58,7 +61,6 @@ export function bandwidthShare(fn: () => void, bytes: number, pairs = 15): Bandw
     probe.push(bw);
     ratio.push(bytes / t / 1e6 / bw);
   }
-  const median = (x: number[]) => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)];
   const m = median(ms);
   return { ms: m, gbps: bytes / m / 1e6, probeGBps: median(probe), pctBandwidth: 100 * median(ratio) };
 }
