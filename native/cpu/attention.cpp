@@ -135,16 +135,16 @@ template <typename L> GMAI_INLINE L maxLanes(L a, L b) { return a > b ? a : b; }
 // exactly 0 below -87.3 (so -inf gives 0).
 template <typename L> GMAI_INLINE L expLanes(L x) {
   using Ints = typename LaneTraits<L>::Ints;
-  const L floor = splat<L>(-87.3f);
+  using namespace vmath::expPoly;
+  const L floor = splat<L>(kFloor);
   const L xc = maxLanes(x, floor);
-  const L t = xc * 1.44269504088896341f + 0.5f;
+  const L t = xc * kLog2e + 0.5f;
   Ints n = __builtin_convertvector(t, Ints);  // truncates toward zero...
   n += __builtin_convertvector(n, L) > t;    // ...so step down where that rounded up
   const L nf = __builtin_convertvector(n, L);
-  const L r = (xc - nf * 0.693359375f) - nf * -2.12194440e-4f;
-  L p = splat<L>(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f; p = p * r + 8.3334519073e-3f; p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f; p = p * r + 5.0000001201e-1f;
+  const L r = (xc - nf * kLn2Hi) - nf * kLn2Lo;
+  L p = splat<L>(kP0);
+  p = p * r + kP1; p = p * r + kP2; p = p * r + kP3; p = p * r + kP4; p = p * r + kP5;
   const L y = p * r * r + r + 1.0f;
   const L scale = (L)((n + 127) << 23);
   return x < floor ? splat<L>(0.0f) : y * scale;

@@ -14,10 +14,8 @@ namespace gmai::cpu::vmath {
 
 namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
-constexpr float kExpFloor = -87.3f;  // below this exp underflows float: return exactly 0
-constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
-constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.3334519073e-3f,
-                kP3 = 4.1665795894e-2f, kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
+using namespace expPoly;
+constexpr float kExpFloor = kFloor;
 constexpr int64_t kSumBlock = 512;  // float partial sums per block, then added in double
 
 bool useAvx2() { return cpuFeatures().isa >= CpuIsa::Avx2Fma; }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "../cpu/philox.h"
+#include "../cpu/vmath.h"  // the exp coefficients
 #include "common.cuh"
 
 namespace gmai::cuda {
@@ -38,9 +39,8 @@ static_assert(kHistBins % kThreads == 0, "each thread owns whole histogram bins"
 // ---- vmath's exp, bit for bit ----------------------------------------------------------------
 // The intrinsics (__fmul_rn, __fadd_rn, __fmaf_rn) keep nvcc from contracting or reassociating,
 // so each function rounds exactly like its CPU counterpart in native/cpu/vmath.cpp.
-constexpr float kExpFloor = -87.3f, kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
-constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.3334519073e-3f,
-                kP3 = 4.1665795894e-2f, kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
+using namespace cpu::vmath::expPoly;
+constexpr float kExpFloor = kFloor;
 
 // vmath::expNonPositive (scalar, no FMA): the top-k pool's weights and the tail of a row.
 __device__ __forceinline__ float expScalar(float x) {
