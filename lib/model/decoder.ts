@@ -4,7 +4,7 @@
 import { attention, rope, scatterRows } from '../ops/attention.js';
 import { embedding, linear, linears, rmsnorm, swiglu } from '../ops/basic.js';
 import { native } from '../native.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, disposeAll, type Device } from '../tensor.js';
 import type { TextConfig } from './config.js';
 import type { KvCache } from './kv-cache.js';
 import { addLinear } from './residual.js';
@@ -40,72 +40,117 @@ export interface Segment {
   count: number;
 }
 
-/** Copies rows [start, start + dst.shape[0]) of `src` [N, ...] into `dst`. */
-function copyRows(dst: F32, src: F32, start: number): void {
-  using rows = src.view(dst.shape, start * (src.size / src.shape[0]));
-  native().copy(dst.handle, rows.handle);
-}
+/**
+ * The activations of one layer over n rows, reused by every layer of a decode call and, kept by
+ * the model, by every decode step of the same batch size: at one token a step, creating ~10
+ * tensors and ~12 views per layer cost about as much as the small ops they feed.
+ */
+export class DecodeBuffers implements Disposable {
+  /** RMSNorm output [n, hidden] (attention input, then MLP input). */
+  readonly normed: F32;
+  /** q, k, v projections [n, heads·headDim], and the same memory as [n, heads, headDim]. */
+  readonly qkv: F32[];
+  readonly q3: F32;
+  readonly k3: F32;
+  readonly v3: F32;
+  /** Attention output [n, heads, headDim] and as [n, heads·headDim] for o_proj. */
+  readonly attn: F32;
+  readonly attnRows: F32;
+  /** gate and up projections [n, intermediate], and silu(gate)·up. */
+  readonly gateUp: F32[];
+  readonly act: F32;
+  readonly #all: F32[];
 
-/** Causal GQA attention of each segment's queries over its cache → [N, heads, head_dim]. */
-function segmentAttention(q: F32, segments: readonly Segment[], i: number, cfg: TextConfig): F32 {
-  const rowSize = cfg.numHeads * cfg.headDim;
-  const out = Tensor.empty(q.shape, { device: q.device });
-  try {
-    for (const seg of segments) {
-      const shape = [seg.count, cfg.numHeads, cfg.headDim];
-      using qs = q.view(shape, seg.start * rowSize);
-      using dst = out.view(shape, seg.start * rowSize);
-      const kv = seg.cache.prefix(i, seg.cache.length + seg.count);
-      try {
-        // Causal with the queries aligned to the end of the keys (bottom-right).
-        attention(qs, kv.k, kv.v, { causal: true, out: dst });
-      } finally {
-        kv.k.dispose();
-        kv.v.dispose();
-      }
+  constructor(readonly rows: number, cfg: TextConfig, device: Device) {
+    const n = rows, hd = cfg.headDim;
+    const make = (shape: number[]) => Tensor.empty(shape, { device });
+    const all: F32[] = [];
+    const keep = (t: F32) => (all.push(t), t);
+    try {
+      this.normed = keep(make([n, cfg.hiddenSize]));
+      this.qkv = [cfg.numHeads, cfg.numKvHeads, cfg.numKvHeads].map((h) => keep(make([n, h * hd])));
+      this.q3 = keep(this.qkv[0].reshape([n, cfg.numHeads, hd]));
+      this.k3 = keep(this.qkv[1].reshape([n, cfg.numKvHeads, hd]));
+      this.v3 = keep(this.qkv[2].reshape([n, cfg.numKvHeads, hd]));
+      this.attn = keep(make([n, cfg.numHeads, hd]));
+      this.attnRows = keep(this.attn.reshape([n, cfg.numHeads * hd]));
+      this.gateUp = [keep(make([n, cfg.intermediateSize])), keep(make([n, cfg.intermediateSize]))];
+      this.act = keep(make([n, cfg.intermediateSize]));
+    } catch (e) {
+      disposeAll(all);
+      throw e;
     }
-    return out;
-  } catch (e) {
-    out.dispose();
-    throw e;
+    this.#all = all;
+  }
+
+  dispose(): void {
+    disposeAll(this.#all);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
 
-function layer(x: F32, w: DecoderLayerWeights, cfg: TextConfig, cos: F32, sin: F32, segments: readonly Segment[], i: number): void {
-  const n = x.shape[0];
-  {
-    using h = rmsnorm(x, w.inputNorm, cfg.rmsNormEps);
-    using qkv = linears(h, [w.q.weight, w.k.weight, w.v.weight], [w.q.bias, w.k.bias, w.v.bias]);
-    const [q0, k0, v0] = qkv;
-    using q3 = q0.reshape([n, cfg.numHeads, cfg.headDim]);
-    using k3 = k0.reshape([n, cfg.numKvHeads, cfg.headDim]);
-    using v3 = v0.reshape([n, cfg.numKvHeads, cfg.headDim]);
-    rope(q3, cos, sin, { inPlace: true });
-    rope(k3, cos, sin, { inPlace: true });
-    // Each sequence's new K (rotated) and V rows go into its cache after what it holds.
-    for (const seg of segments) {
-      const slot = seg.cache.slot(i, seg.count);
-      try {
-        copyRows(slot.k, k3, seg.start);
-        copyRows(slot.v, v3, seg.start);
-      } finally {
-        slot.k.dispose();
-        slot.v.dispose();
-      }
+/** `rows` [count, ...] of `t` from row `start` on: `t` itself when that is all of it, else a view. */
+function rowsOf(t: F32, start: number, count: number): { rows: F32; dispose(): void } {
+  if (start === 0 && count === t.shape[0]) return { rows: t, dispose() {} };
+  const rows = t.view([count, ...t.shape.slice(1)], start * (t.size / t.shape[0]));
+  return { rows, dispose: () => rows.dispose() };
+}
+
+/** Writes each segment's new K (rotated) and V rows into its cache after what it holds. */
+function appendToCaches(b: DecodeBuffers, segments: readonly Segment[], i: number): void {
+  for (const seg of segments) {
+    const slot = seg.cache.slot(i, seg.count);
+    const k = rowsOf(b.k3, seg.start, seg.count), v = rowsOf(b.v3, seg.start, seg.count);
+    try {
+      native().copy(slot.k.handle, k.rows.handle);
+      native().copy(slot.v.handle, v.rows.handle);
+    } finally {
+      k.dispose();
+      v.dispose();
+      slot.k.dispose();
+      slot.v.dispose();
     }
-    using a = segmentAttention(q3, segments, i, cfg);
-    using a2 = a.reshape([n, cfg.numHeads * cfg.headDim]);
-    addLinear(x, a2, w.o);
   }
-  using h = rmsnorm(x, w.postNorm, cfg.rmsNormEps);
-  using gateUp = linears(h, [w.gate.weight, w.up.weight]);
-  const [g, u] = gateUp;
-  using s = swiglu(g, u);
-  addLinear(x, s, w.down);
+}
+
+/** Causal GQA attention of each segment's queries over its cache, into `b.attn`. */
+function segmentAttention(b: DecodeBuffers, segments: readonly Segment[], i: number): void {
+  for (const seg of segments) {
+    const q = rowsOf(b.q3, seg.start, seg.count), out = rowsOf(b.attn, seg.start, seg.count);
+    const kv = seg.cache.prefix(i, seg.cache.length + seg.count);
+    try {
+      // Causal with the queries aligned to the end of the keys (bottom-right).
+      attention(q.rows, kv.k, kv.v, { causal: true, out: out.rows });
+    } finally {
+      q.dispose();
+      out.dispose();
+      kv.k.dispose();
+      kv.v.dispose();
+    }
+  }
+}
+
+function layer(x: F32, w: DecoderLayerWeights, cfg: TextConfig, cos: F32, sin: F32, segments: readonly Segment[], i: number, b: DecodeBuffers): void {
+  rmsnorm(x, w.inputNorm, cfg.rmsNormEps, { out: b.normed });
+  linears(b.normed, [w.q.weight, w.k.weight, w.v.weight], [w.q.bias, w.k.bias, w.v.bias], b.qkv);
+  rope(b.q3, cos, sin, { inPlace: true });
+  rope(b.k3, cos, sin, { inPlace: true });
+  appendToCaches(b, segments, i);
+  segmentAttention(b, segments, i);
+  addLinear(x, b.attnRows, w.o);
+  rmsnorm(x, w.postNorm, cfg.rmsNormEps, { out: b.normed });
+  linears(b.normed, [w.gate.weight, w.up.weight], [], b.gateUp);
+  swiglu(b.gateUp[0], b.gateUp[1], b.act);
+  addLinear(x, b.act, w.down);
 }
 
 export interface DecodeOptions {
   trace?: Trace;
+  /** Activation buffers for x's rows to reuse (see DecodeBuffers); else made for this call. */
+  buffers?: DecodeBuffers;
   /** Called with the residual stream after each layer (before the final norm for the last). */
   onLayer?: (i: number, x: F32) => void;
 }
@@ -134,9 +179,12 @@ export function decode(w: TextWeights, cfg: TextConfig, x: F32, positionIds: Int
   using cos = Tensor.from<'float32'>(cs.cos, [n, cfg.headDim / 2], { device: x.device });
   using sin = Tensor.from<'float32'>(cs.sin, [n, cfg.headDim / 2], { device: x.device });
   for (const seg of segments) seg.cache.reserve(seg.count);
+  if (opts.buffers && opts.buffers.rows !== n) throw new RangeError(`decode: buffers for ${opts.buffers.rows} rows given for ${n} rows`);
+  using own = opts.buffers ? undefined : new DecodeBuffers(n, cfg, x.device);
+  const buffers = opts.buffers ?? own!;
   opts.trace?.('text.inputs_embeds', x);
   w.layers.forEach((lw, i) => {
-    layer(x, lw, cfg, cos, sin, segments, i);
+    layer(x, lw, cfg, cos, sin, segments, i, buffers);
     opts.trace?.(`text.layer_out.${i}`, x);
     opts.onLayer?.(i, x);
   });

@@ -7,7 +7,7 @@ import { addonInfo } from '../native.js';
 import { runtimeInfo } from '../runtime.js';
 import type { Device } from '../tensor.js';
 import { readConfig, type ModelConfig } from './config.js';
-import { decode, embedTokens, lmHead } from './decoder.js';
+import { decode, DecodeBuffers, embedTokens, lmHead } from './decoder.js';
 import { checkInputs, checkTokenIds, type ModelInputs } from './inputs.js';
 import { KvCache } from './kv-cache.js';
 import { decodePositionIds, getRopeIndex } from './rope-index.js';
@@ -61,6 +61,8 @@ function logProb(row: Float32Array, token: number): number {
 
 export class Model implements Disposable {
   #weights: ModelWeights | undefined;
+  /** Activations of the last decode step's batch size, reused while it stays the same. */
+  #stepBuffers: DecodeBuffers | undefined;
 
   /** `dir`: the model folder it was loaded from (where its tokenizer lives), if any. */
   constructor(readonly config: ModelConfig, weights: ModelWeights, readonly dir?: string) {
@@ -190,13 +192,20 @@ export class Model implements Disposable {
       positions[k] = positions[n + k] = positions[2 * n + k] = p;
     });
     const w = this.weights.text;
+    if (this.#stepBuffers?.rows !== n) {
+      this.#stepBuffers?.dispose();
+      this.#stepBuffers = undefined;
+      this.#stepBuffers = new DecodeBuffers(n, cfg.text, this.device);
+    }
     using x = embedTokens(w, ids);
-    using normed = decode(w, cfg.text, x, positions, sessions.map((s, k) => ({ cache: s.cache, start: k, count: 1 })));
+    using normed = decode(w, cfg.text, x, positions, sessions.map((s, k) => ({ cache: s.cache, start: k, count: 1 })), { buffers: this.#stepBuffers });
     using logits = lmHead(w, normed);
     return logits.toArray();
   }
 
   dispose(): void {
+    this.#stepBuffers?.dispose();
+    this.#stepBuffers = undefined;
     this.#weights?.dispose();
     this.#weights = undefined;
   }
