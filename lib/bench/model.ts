@@ -27,14 +27,18 @@ function greedy(logits: Float32Array): number {
 interface Row { kernel: string; shape: string; dtype: string; ms: number; gflops: number; gbps: number; tokensPerS?: number; pctBandwidth?: number; bandwidthGBps?: number; pctPeak?: number; peer?: string; ratio?: number }
 
 export async function run(argv: string[]): Promise<number> {
-  let jsonFile: string | undefined, peers = true, vision = true, promptLen = 512, decodeN = 32;
+  let jsonFile: string | undefined, peers = true, vision = true, promptLen = 512, decodeN = 64, rounds = 3;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--json') jsonFile = argv[++i];
     else if (argv[i] === '--no-peers') peers = false;
     else if (argv[i] === '--skip-vision') vision = false;
     else if (argv[i] === '--prompt') promptLen = Number(argv[++i]);
     else if (argv[i] === '--decode') decodeN = Number(argv[++i]);
-    else { process.stderr.write('usage: gmai bench model [--json FILE] [--prompt N] [--decode N] [--no-peers] [--skip-vision]\n'); return 2; }
+    else if (argv[i] === '--rounds') rounds = Number(argv[++i]);
+    else { process.stderr.write('usage: gmai bench model [--json FILE] [--prompt N] [--decode N] [--rounds N] [--no-peers] [--skip-vision]\n'); return 2; }
+  }
+  for (const [name, v] of [['--prompt', promptLen], ['--decode', decodeN], ['--rounds', rounds]] as const) {
+    if (!Number.isInteger(v) || v < 1) { process.stderr.write(`gmai bench model: ${name} must be a positive integer, got ${v}\n`); return 2; }
   }
   const say = (s: string) => process.stderr.write(`${s}\n`);
   let machine: Machine = measureMachine();
@@ -56,24 +60,28 @@ export async function run(argv: string[]): Promise<number> {
       return { type, file };
     }) : [];
 
-    // Ours and llama.cpp take turns (two rounds, best of each), so a slow spell on this
+    // Ours and llama.cpp take turns (`rounds` rounds, best of each), so a slow spell on this
     // shared machine does not fall on one side only. Decode: greedy steps at context ≈ prompt.
     let prefillMs = Infinity, decodeMs = Infinity;
     const peerBest = new Map<string, LlamaResult>();
-    for (let round = 0; round < 2; round++) {
-      say(`round ${round + 1}/2 — ours: prefill ${promptLen} tokens, then ${decodeN} decode steps …`);
+    for (let round = 0; round < rounds; round++) {
+      say(`round ${round + 1}/${rounds} — ours: prefill ${promptLen} tokens, then ${decodeN} decode steps …`);
       const s = model.createSession({ capacity: promptLen + decodeN + 8 });
       let t0 = performance.now();
       let logits = s.prefillSync(prompt);
-      prefillMs = Math.min(prefillMs, performance.now() - t0);
+      const roundPrefill = performance.now() - t0;
       t0 = performance.now();
       for (let i = 0; i < decodeN; i++) logits = s.stepSync(greedy(logits));
-      decodeMs = Math.min(decodeMs, (performance.now() - t0) / decodeN);
+      const roundDecode = (performance.now() - t0) / decodeN;
       s.dispose();
+      say(`  ours: prefill ${(promptLen / roundPrefill * 1000).toFixed(1)} tok/s, decode ${(1000 / roundDecode).toFixed(1)} tok/s`);
+      prefillMs = Math.min(prefillMs, roundPrefill);
+      decodeMs = Math.min(decodeMs, roundDecode);
       for (const g of ggufs) {
-        say(`round ${round + 1}/2 — llama.cpp ${g.type.toUpperCase()} …`);
+        say(`round ${round + 1}/${rounds} — llama.cpp ${g.type.toUpperCase()} …`);
         const r = await runPeer<LlamaResult>('llama.mjs', [g.file, '--threads', String(machine.threads), '--prompt', String(promptLen), '--decode', String(decodeN)]);
         if (typeof r === 'string') { say(r); continue; }
+        say(`  llama.cpp ${g.type.toUpperCase()}: prefill ${r.prefillTokensPerS.toFixed(1)} tok/s, decode ${r.decodeTokensPerS.toFixed(1)} tok/s`);
         const best = peerBest.get(g.type);
         peerBest.set(g.type, best ? { ...r, prefillTokensPerS: Math.max(best.prefillTokensPerS, r.prefillTokensPerS), decodeTokensPerS: Math.max(best.decodeTokensPerS, r.decodeTokensPerS) } : r);
       }
@@ -138,7 +146,7 @@ export async function run(argv: string[]): Promise<number> {
   process.stdout.write(`\nModel benchmark, ${machine.threads} threads, ${machine.isa}; measured peak ${f(machine.peakGflops)} GFLOP/s, ` +
     `bandwidth ${f(machine.bandwidthGBps)} GB/s (best probe of the run), ${f(decBw)} GB/s (median of the probes run in alternation with decode)\n` +
     `decode roofline: ${(decodeWeightBytes(QWEN25_05B) / 1e9).toFixed(2)} GB of weights per token → at most ${f(decBw / (decodeWeightBytes(QWEN25_05B) / 1e9))} tokens/s at that bandwidth; ` +
-    `% bandwidth = median over the pairs of (decode GB/s ÷ probe GB/s); ours and llama.cpp: best of 2 alternating rounds\n\n`);
+    `% bandwidth = median over the pairs of (decode GB/s ÷ probe GB/s); ours and llama.cpp: best of ${rounds} alternating rounds\n\n`);
   process.stdout.write(formatTable(['what', 'shape', 'weights', 'ms', 'per s', 'GFLOP/s', '% peak', '% bandwidth', 'ours ÷ peer'],
     rows.map((r) => [r.kernel, r.shape, r.dtype, f(r.ms, 2), f(r.tokensPerS), f(r.gflops || undefined), f(r.pctPeak), f(r.pctBandwidth), f(r.ratio, 2)])));
   if (jsonFile) await writeJsonAtomic(jsonFile, rows.map((r) => ({ ...r, threads: machine.threads, isa: machine.isa, peakGflops: machine.peakGflops, bandwidthGBps: machine.bandwidthGBps })));
