@@ -122,11 +122,12 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
     const fetch = (c: string, want: 'float32' | 'matrix'): Tensor => {
       const name = byCanonical.get(c)!;
       const t = source.get(name);
-      if (!sameShape(t.shape, expected.get(c)!)) {
-        throw new Error(`tensor '${name}' in ${file} has shape [${t.shape.join(', ')}], expected [${expected.get(c)!.join(', ')}]`);
-      }
-      if (t.dtype !== 'float32' && t.dtype !== 'bfloat16' && t.dtype !== 'float16') {
-        throw new Error(`tensor '${name}' in ${file} has dtype ${t.dtype}; expected a float type`);
+      const problem = !sameShape(t.shape, expected.get(c)!)
+        ? `has shape [${t.shape.join(', ')}], expected [${expected.get(c)!.join(', ')}]`
+        : t.dtype !== 'float32' && t.dtype !== 'bfloat16' && t.dtype !== 'float16' ? `has dtype ${t.dtype}; expected a float type` : undefined;
+      if (problem) {
+        t.dispose();
+        throw new Error(`tensor '${name}' in ${file} ${problem}`);
       }
       const target = want === 'float32' ? 'float32' : dtype;
       let out = t;
