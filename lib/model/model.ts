@@ -19,6 +19,8 @@ export interface LoadModelOptions {
   dtype?: WeightDType;
   /** Where every tensor lives and runs: 'cpu' (default) or 'cuda' (the CUDA build and a visible GPU). */
   device?: Device;
+  /** CPU: keep the weights memory-mapped from the checkpoint instead of copying them (see LoadWeightsOptions). */
+  mmap?: boolean;
   onProgress?: (p: LoadProgress) => void;
 }
 
@@ -304,6 +306,7 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
   if (opts.dtype !== undefined && opts.dtype !== 'float32' && opts.dtype !== 'bfloat16') {
     throw new Error(`loadModel: dtype must be 'float32' or 'bfloat16', got '${String(opts.dtype)}'`);
   }
+  if (opts.mmap !== undefined && typeof opts.mmap !== 'boolean') throw new Error(`loadModel: mmap must be true or false, got '${String(opts.mmap)}'`);
   const config = await readConfig(dir);
   const weights = await loadWeights(dir, config, { ...opts, device });
   return new Model(config, weights, dir);

@@ -75,6 +75,13 @@ export interface LoadWeightsOptions {
   dtype?: WeightDType;
   /** Where the weights live; default 'cpu'. */
   device?: Device;
+  /**
+   * CPU only: keep the weights as views of the memory-mapped checkpoint (no copy; pages are
+   * read on first use and shared with other processes mapping the file). Default false: each
+   * weight is copied once into the package's own memory, on 2 MB pages where the kernel has
+   * them, which batched decoding reads 30–45% faster than page-cache pages (see docs/model.md).
+   */
+  mmap?: boolean;
   onProgress?: (p: LoadProgress) => void;
 }
 
@@ -133,6 +140,9 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
       let out = t;
       if (t.dtype !== target) {
         out = cast(t, target);
+        t.dispose();
+      } else if (device === 'cpu' && !opts.mmap) {
+        out = t.clone();
         t.dispose();
       }
       out = out.moveTo(device);
