@@ -24,7 +24,7 @@ function greedy(logits: Float32Array): number {
   return best === ids.image || best === ids.video ? 300 : best;
 }
 
-interface Row { kernel: string; shape: string; dtype: string; ms: number; gflops: number; gbps: number; tokensPerS?: number; pctBandwidth?: number; bandwidthGBps?: number; pctPeak?: number; peer?: string; ratio?: number }
+interface Row { kernel: string; shape: string; dtype: string; ms: number; gflops: number; gbps: number; tokensPerS?: number; pctBandwidth?: number; bandwidthGBps?: number; pctPeak?: number; peer?: string; ratio?: number; roundRatios?: number[] }
 
 export async function run(argv: string[]): Promise<number> {
   let jsonFile: string | undefined, peers = true, vision = true, promptLen = 512, decodeN = 64, rounds = 3;
@@ -64,6 +64,8 @@ export async function run(argv: string[]): Promise<number> {
     // shared machine does not fall on one side only. Decode: greedy steps at context ≈ prompt.
     let prefillMs = Infinity, decodeMs = Infinity;
     const peerBest = new Map<string, LlamaResult>();
+    // ours ÷ peer within each round (the two ran seconds apart), per peer and phase.
+    const roundRatios = new Map<string, { prefill: number[]; decode: number[] }>();
     for (let round = 0; round < rounds; round++) {
       say(`round ${round + 1}/${rounds} — ours: prefill ${promptLen} tokens, then ${decodeN} decode steps …`);
       const s = model.createSession({ capacity: promptLen + decodeN + 8 });
@@ -82,6 +84,10 @@ export async function run(argv: string[]): Promise<number> {
         const r = await runPeer<LlamaResult>('llama.mjs', [g.file, '--threads', String(machine.threads), '--prompt', String(promptLen), '--decode', String(decodeN)]);
         if (typeof r === 'string') { say(r); continue; }
         say(`  llama.cpp ${g.type.toUpperCase()}: prefill ${r.prefillTokensPerS.toFixed(1)} tok/s, decode ${r.decodeTokensPerS.toFixed(1)} tok/s`);
+        const rr = roundRatios.get(g.type) ?? { prefill: [], decode: [] };
+        rr.prefill.push(promptLen / (roundPrefill / 1000) / r.prefillTokensPerS);
+        rr.decode.push(1000 / roundDecode / r.decodeTokensPerS);
+        roundRatios.set(g.type, rr);
         const best = peerBest.get(g.type);
         peerBest.set(g.type, best ? { ...r, prefillTokensPerS: Math.max(best.prefillTokensPerS, r.prefillTokensPerS), decodeTokensPerS: Math.max(best.decodeTokensPerS, r.decodeTokensPerS) } : r);
       }
@@ -109,8 +115,9 @@ export async function run(argv: string[]): Promise<number> {
     rows.push({ kernel: 'decoder decode', shape: `Qwen2.5-0.5B, context ${promptLen}`, dtype: 'bf16 weights', ms: decodeMs, gflops: wBytes / decodeMs / 1e6, gbps: wBytes / decodeMs / 1e6, tokensPerS: 1000 / decodeMs, pctBandwidth: 100 * median(ratios), bandwidthGBps: median(probes) });
     const pre = rows[rows.length - 2], dec = rows[rows.length - 1];
     for (const [type, r] of peerBest) {
-      rows.push({ kernel: `llama.cpp prefill`, shape: pre.shape, dtype: `${type} GGUF`, ms: (promptLen / r.prefillTokensPerS) * 1000, gflops: 0, gbps: 0, tokensPerS: r.prefillTokensPerS, peer: r.engine, ratio: pre.tokensPerS! / r.prefillTokensPerS });
-      rows.push({ kernel: `llama.cpp decode`, shape: dec.shape, dtype: `${type} GGUF`, ms: 1000 / r.decodeTokensPerS, gflops: 0, gbps: wBytes / (1000 / r.decodeTokensPerS) / 1e6, tokensPerS: r.decodeTokensPerS, peer: r.engine, ratio: dec.tokensPerS! / r.decodeTokensPerS });
+      const rr = roundRatios.get(type)!;
+      rows.push({ kernel: `llama.cpp prefill`, shape: pre.shape, dtype: `${type} GGUF`, ms: (promptLen / r.prefillTokensPerS) * 1000, gflops: 0, gbps: 0, tokensPerS: r.prefillTokensPerS, peer: r.engine, ratio: pre.tokensPerS! / r.prefillTokensPerS, roundRatios: rr.prefill });
+      rows.push({ kernel: `llama.cpp decode`, shape: dec.shape, dtype: `${type} GGUF`, ms: 1000 / r.decodeTokensPerS, gflops: 0, gbps: wBytes / (1000 / r.decodeTokensPerS) / 1e6, tokensPerS: r.decodeTokensPerS, peer: r.engine, ratio: dec.tokensPerS! / r.decodeTokensPerS, roundRatios: rr.decode });
     }
     for (const g of ggufs) rmSync(g.file, { force: true });
     rmSync(textDir, { recursive: true, force: true });
@@ -146,9 +153,11 @@ export async function run(argv: string[]): Promise<number> {
   process.stdout.write(`\nModel benchmark, ${machine.threads} threads, ${machine.isa}; measured peak ${f(machine.peakGflops)} GFLOP/s, ` +
     `bandwidth ${f(machine.bandwidthGBps)} GB/s (best probe of the run), ${f(decBw)} GB/s (median of the probes run in alternation with decode)\n` +
     `decode roofline: ${(decodeWeightBytes(QWEN25_05B) / 1e9).toFixed(2)} GB of weights per token → at most ${f(decBw / (decodeWeightBytes(QWEN25_05B) / 1e9))} tokens/s at that bandwidth; ` +
-    `% bandwidth = median over the pairs of (decode GB/s ÷ probe GB/s); ours and llama.cpp: best of ${rounds} alternating rounds\n\n`);
-  process.stdout.write(formatTable(['what', 'shape', 'weights', 'ms', 'per s', 'GFLOP/s', '% peak', '% bandwidth', 'ours ÷ peer'],
-    rows.map((r) => [r.kernel, r.shape, r.dtype, f(r.ms, 2), f(r.tokensPerS), f(r.gflops || undefined), f(r.pctPeak), f(r.pctBandwidth), f(r.ratio, 2)])));
+    `% bandwidth = median over the pairs of (decode GB/s ÷ probe GB/s); ours and llama.cpp: best of ${rounds} alternating rounds; ` +
+    `per round: ours ÷ peer within each round, median [min–max]\n\n`);
+  const perRound = (x?: number[]) => (x?.length ? `${median(x).toFixed(2)} [${Math.min(...x).toFixed(2)}–${Math.max(...x).toFixed(2)}]` : '');
+  process.stdout.write(formatTable(['what', 'shape', 'weights', 'ms', 'per s', 'GFLOP/s', '% peak', '% bandwidth', 'ours ÷ peer', 'per round'],
+    rows.map((r) => [r.kernel, r.shape, r.dtype, f(r.ms, 2), f(r.tokensPerS), f(r.gflops || undefined), f(r.pctPeak), f(r.pctBandwidth), f(r.ratio, 2), perRound(r.roundRatios)])));
   if (jsonFile) await writeJsonAtomic(jsonFile, rows.map((r) => ({ ...r, threads: machine.threads, isa: machine.isa, peakGflops: machine.peakGflops, bandwidthGBps: machine.bandwidthGBps })));
   return 0;
 }

@@ -194,9 +194,19 @@ export function decode(w: TextWeights, cfg: TextConfig, x: F32, positionIds: Int
   return out;
 }
 
-/** lm_head over rows [from, from + count) of the final-norm output: [count, vocab]. */
-export function lmHead(w: TextWeights, normed: F32, from = 0, count = normed.shape[0] - from): F32 {
-  const hidden = normed.shape[1];
+/**
+ * lm_head over rows [from, from + count) of the final-norm output: logits [count, vocab] as a
+ * JS array. On the CPU the GEMM writes straight into the array (no copy of the logits).
+ */
+export function lmHeadLogits(w: TextWeights, normed: F32, from = 0, count = normed.shape[0] - from): Float32Array {
+  const hidden = normed.shape[1], vocab = w.lmHead.shape[0];
   using rows = normed.view([count, hidden], from * hidden);
-  return linear(rows, w.lmHead);
+  if (normed.device !== 'cpu') {
+    using logits = linear(rows, w.lmHead);
+    return logits.toArray();
+  }
+  const out = new Float32Array(count * vocab);
+  using dst = Tensor.from<'float32'>(out, [count, vocab], { copy: false });
+  linear(rows, w.lmHead, undefined, dst);
+  return out;
 }

@@ -7,7 +7,7 @@ import { addonInfo } from '../native.js';
 import { runtimeInfo } from '../runtime.js';
 import type { Device } from '../tensor.js';
 import { readConfig, type ModelConfig } from './config.js';
-import { decode, DecodeBuffers, embedTokens, lmHead } from './decoder.js';
+import { decode, DecodeBuffers, embedTokens, lmHeadLogits } from './decoder.js';
 import { checkInputs, checkTokenIds, type ModelInputs } from './inputs.js';
 import { KvCache } from './kv-cache.js';
 import { decodePositionIds, getRopeIndex } from './rope-index.js';
@@ -132,9 +132,8 @@ export class Model implements Disposable {
     using cache = this.#newCache(Math.max(1, seq));
     const p = this.prefillInto(inputs, cache, opts);
     try {
-      using logits = lmHead(this.weights.text, p.normed);
       const out: ForwardResult = {
-        logits: logits.toArray(),
+        logits: lmHeadLogits(this.weights.text, p.normed),
         vocabSize: this.config.text.vocabSize,
         positionIds: p.positionIds,
         ropeDeltas: p.ropeDeltas,
@@ -160,8 +159,7 @@ export class Model implements Disposable {
     using cache = this.#newCache(ids.length);
     const p = this.prefillInto({ ...inputs, inputIds: ids }, cache);
     try {
-      using logits = lmHead(this.weights.text, p.normed, prompt.length - 1, completion.length);
-      const all = logits.toArray();
+      const all = lmHeadLogits(this.weights.text, p.normed, prompt.length - 1, completion.length);
       const vocab = this.config.text.vocabSize;
       return Float32Array.from(completion, (tok, k) => logProb(all.subarray(k * vocab, (k + 1) * vocab), tok));
     } finally {
@@ -201,8 +199,7 @@ export class Model implements Disposable {
     }
     using x = embedTokens(w, ids);
     using normed = decode(w, cfg.text, x, positions, sessions.map((s, k) => ({ cache: s.cache, start: k, count: 1 })), { buffers: this.#stepBuffers });
-    using logits = lmHead(w, normed);
-    return logits.toArray();
+    return lmHeadLogits(w, normed);
   }
 
   dispose(): void {
@@ -247,8 +244,7 @@ export class Session implements Disposable {
     this.#prefilled = true;
     this.#ropeDeltas = p.ropeDeltas;
     try {
-      using logits = lmHead(this.model.weights.text, p.normed, p.normed.shape[0] - 1, 1);
-      return logits.toArray();
+      return lmHeadLogits(this.model.weights.text, p.normed, p.normed.shape[0] - 1, 1);
     } finally {
       p.normed.dispose();
     }
