@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor, ops, runtimeInfo } from '../dist/index.js';
-import { freshSeed } from './helpers.js';
+import { freshSeed, rng } from './helpers.js';
 
 const checkScript = join(dirname(fileURLToPath(import.meta.url)), 'gemm-check.js');
 const ISA_ORDER = ['portable', 'avx2', 'avx512'];
@@ -84,4 +84,21 @@ test('gemm on an empty product writes bias only (K = 0) and accepts M = 0', (t) 
   const e = ops.matmul(Tensor.from(new Float32Array(0), [0, 4]), Tensor.from(new Float32Array(8), [4, 2]));
   t.deepEqual(e.shape, [0, 2]);
   for (const x of [a, b, bias, c, e]) x.dispose();
+});
+
+test('linearToArray = linear(...).toArray(), written straight into the array (bf16 and f32 weights, batched rows)', (t) => {
+  const seed = freshSeed();
+  t.log(`seed ${seed}`);
+  const r = rng(seed);
+  for (const [M, K, N, dtype] of [[1, 37, 53, 'float32'], [3, 64, 129, 'bfloat16'], [2, 5, 1, 'float32']]) {
+    const x = Tensor.from(Float32Array.from({ length: M * K }, () => r.normal()), [M, K]);
+    const w32 = Tensor.from(Float32Array.from({ length: N * K }, () => r.normal()), [N, K]);
+    const w = ops.cast(w32, dtype);
+    const bias = Tensor.from(Float32Array.from({ length: N }, () => r.normal()), [N]);
+    const ref = ops.linear(x, w, bias);
+    const got = ops.linearToArray(x, w, bias);
+    t.is(got.length, M * N);
+    t.deepEqual(Array.from(got), Array.from(ref.toArray()), `${M}x${K}x${N} ${dtype}`);
+    for (const y of [x, w32, w, bias, ref]) y.dispose();
+  }
 });

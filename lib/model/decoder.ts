@@ -2,7 +2,7 @@
 // substituted, pre-norm GQA attention with q/k/v biases, SwiGLU MLP, final RMSNorm, lm_head.
 // Every forward goes through the KV cache: a full forward is a prefill into a fresh cache.
 import { attention, rope, scatterRows } from '../ops/attention.js';
-import { embedding, linear, linears, rmsnorm, swiglu } from '../ops/basic.js';
+import { embedding, linearToArray, linears, rmsnorm, swiglu } from '../ops/basic.js';
 import { native } from '../native.js';
 import { Tensor, disposeAll, type Device } from '../tensor.js';
 import type { TextConfig } from './config.js';
@@ -194,19 +194,8 @@ export function decode(w: TextWeights, cfg: TextConfig, x: F32, positionIds: Int
   return out;
 }
 
-/**
- * lm_head over rows [from, from + count) of the final-norm output: logits [count, vocab] as a
- * JS array. On the CPU the GEMM writes straight into the array (no copy of the logits).
- */
+/** lm_head over rows [from, from + count) of the final-norm output: logits [count, vocab]. */
 export function lmHeadLogits(w: TextWeights, normed: F32, from = 0, count = normed.shape[0] - from): Float32Array {
-  const hidden = normed.shape[1], vocab = w.lmHead.shape[0];
-  using rows = normed.view([count, hidden], from * hidden);
-  if (normed.device !== 'cpu') {
-    using logits = linear(rows, w.lmHead);
-    return logits.toArray();
-  }
-  const out = new Float32Array(count * vocab);
-  using dst = Tensor.from<'float32'>(out, [count, vocab], { copy: false });
-  linear(rows, w.lmHead, undefined, dst);
-  return out;
+  using rows = normed.view([count, normed.shape[1]], from * normed.shape[1]);
+  return linearToArray(rows, w.lmHead);
 }

@@ -65,6 +65,18 @@ export function linear(x: F32, weight: Weight, bias?: F32, out?: F32): F32 {
   return matmul(x, weight, { transB: true, bias, out });
 }
 
+/** linear() as a JS array [M, out] (e.g. logits handed to the caller); on the CPU the GEMM writes straight into it. */
+export function linearToArray(x: F32, weight: Weight, bias?: F32): Float32Array {
+  if (x.device !== 'cpu') {
+    using y = linear(x, weight, bias);
+    return y.toArray();
+  }
+  const out = new Float32Array(x.size / x.shape[x.shape.length - 1] * weight.shape[0]);
+  using dst = Tensor.from<'float32'>(out, [...x.shape.slice(0, -1), weight.shape[0]], { copy: false });
+  linear(x, weight, bias, dst);
+  return out;
+}
+
 /**
  * x · Wᵢᵀ + biasᵢ for several Linear weights of one input x [M, K] (q/k/v, gate/up), in one
  * native call: at decode sizes the products run as one sweep with one thread dispatch.
