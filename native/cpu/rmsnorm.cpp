@@ -7,10 +7,23 @@
 namespace gmai::cpu {
 
 namespace {
+// Σ x² in 16 interleaved partial sums (the compiler keeps them in one vector; a single running
+// sum is a serial chain it may not reorder), added pairwise at the end.
+GMAI_MULTIVERSION float sumSquares(const float* x, int64_t n) {
+  constexpr int kLanes = 16;
+  float acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += x[j + l] * x[j + l];
+  for (int l = 0; j < n; ++j, ++l) acc[l] += x[j] * x[j];
+  for (int width = kLanes / 2; width > 0; width /= 2)
+    for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
+  return acc[0];
+}
+
 GMAI_MULTIVERSION void rmsnormRow(const float* x, const void* w, DType wt, float* y, int64_t dim,
                                   float eps, float* invRmsOut) {
-  float ss = 0.0f;
-  for (int64_t j = 0; j < dim; ++j) ss += x[j] * x[j];
+  const float ss = sumSquares(x, dim);
   float inv = 1.0f / std::sqrt(ss / float(dim) + eps);
   if (invRmsOut) *invRmsOut = inv;
   if (!w) { for (int64_t j = 0; j < dim; ++j) y[j] = x[j] * inv; return; }
