@@ -162,26 +162,20 @@ std::shared_ptr<Storage> allocateStorage(Napi::Env env, size_t bytes, Device dev
     throwError(env, "this build of gmai-vl-r1 has no CUDA backend (npm run build:cuda builds one)");
 #endif
   }
-#ifdef __linux__
-  if (bytes >= kHugePageBytes) {
-    // Large tensors (weights, big activations) get their own mapping on 2 MB pages where the
-    // kernel has them: fewer TLB misses when kernels walk them in blocks.
-    const size_t mapped = (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes + kHugePageBytes;
-    void* raw = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) throwError(env, "out of memory allocating " + std::to_string(bytes) + " bytes");
-    void* aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(raw) + kHugePageBytes - 1) & ~uintptr_t(kHugePageBytes - 1));
-    ::madvise(aligned, mapped - kHugePageBytes, MADV_HUGEPAGE);  // advice: 4 KB pages otherwise
-    s->data = aligned;
-    s->release = [raw, mapped] { ::munmap(raw, mapped); };
-    return s;
-  }
-#endif
   // malloc + manual 64-byte alignment: glibc's aligned_alloc leaves holes that the next
   // equally sized aligned request cannot reuse, so churn of large tensors grew the heap.
   void* raw = std::malloc(bytes + 64);
   if (!raw) throwError(env, "out of memory allocating " + std::to_string(bytes) + " bytes");
   s->data = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(raw) + 64) & ~uintptr_t(63));
   s->release = [raw] { std::free(raw); };
+#ifdef __linux__
+  // Large tensors (weights, big activations): ask for 2 MB pages over the whole 2 MB-aligned
+  // part, for fewer TLB misses when kernels walk them in blocks. Advice only; malloc keeps
+  // reusing freed memory, so churning activations do not fault fresh pages in each time.
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(s->data), end = begin + bytes;
+  const uintptr_t hugeBegin = (begin + kHugePageBytes - 1) & ~uintptr_t(kHugePageBytes - 1), hugeEnd = end & ~uintptr_t(kHugePageBytes - 1);
+  if (hugeEnd > hugeBegin) ::madvise(reinterpret_cast<void*>(hugeBegin), hugeEnd - hugeBegin, MADV_HUGEPAGE);
+#endif
   return s;
 }
 
