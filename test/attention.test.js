@@ -75,6 +75,7 @@ test('causal prefill, chunked prefill against a longer cache, and decode', (t) =
   check(t, { lensQ: [17], lensK: [130], Hq: 4, Hkv: 2, D: 16, causal: true, label: 'chunk 17 over 130' });
   check(t, { lensQ: [1], lensK: [131], Hq: 14, Hkv: 2, D: 64, causal: true, label: 'decode over 131' });
   check(t, { lensQ: [1], lensK: [1], Hq: 14, Hkv: 2, D: 64, causal: true, label: 'decode over 1' });
+  check(t, { lensQ: [2], lensK: [133], Hq: 14, Hkv: 2, D: 64, causal: true, label: 'two queries (14 lanes) over 133' });
   check(t, { lensQ: [5], lensK: [3], Hq: 2, Hkv: 1, D: 16, causal: true, label: 'more queries than keys (first rows see nothing)' });
 });
 

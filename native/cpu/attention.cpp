@@ -124,6 +124,7 @@ template <> struct LaneTraits<Lanes8> { using Ints = LaneInts8; static constexpr
 template <> struct LaneTraits<Lanes16> { using Ints = LaneInts16; static constexpr int64_t n = 16; };
 constexpr int64_t kMaxLanes = 16;
 constexpr int64_t kPrefetchKeys = 32;
+constexpr int64_t kGroup = 8;  // keys per pass of the lane kernel's loops (even)
 
 #define GMAI_INLINE inline __attribute__((always_inline))
 template <typename L> GMAI_INLINE L loadLanes(const float* p) { L v; std::memcpy(&v, p, sizeof v); return v; }
@@ -179,7 +180,8 @@ GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t 
     const int64_t n = std::min(kEnd, k0 + kKeyBlock) - k0;
     const float* kBlock = a.k + (kBase + k0) * ldkv + kvh * D;
     const float* vBlock = a.v + (kBase + k0) * ldkv + kvh * D;
-    // S[j] = Σ_d k_j[d]·Qt[d], four keys at a time (four independent FMA chains).
+    // S[j] = Σ_d k_j[d]·Qt[d], kGroup keys at a time: kGroup independent FMA chains, enough to
+    // keep both FMA pipes busy (with four, the 4-cycle FMA latency left half of them idle).
     Lanes blockMax = splat<Lanes>(-INFINITY);
     auto keep = [&](int64_t j, Lanes acc) {
       const Lanes sv = splat<Lanes>(float(k0 + j)) <= lastKey ? acc : splat<Lanes>(-INFINITY);
@@ -187,22 +189,24 @@ GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t 
       blockMax = maxLanes(blockMax, sv);
     };
     int64_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-      const float *k0p = kBlock + j * ldkv, *k1p = k0p + ldkv, *k2p = k1p + ldkv, *k3p = k2p + ldkv;
+    for (; j + kGroup <= n; j += kGroup) {
+      const float* kp = kBlock + j * ldkv;
       // The cache is cold (the layer's weights streamed through since this layer last ran):
       // fetch keys kPrefetchKeys ahead, and this group's values for the pass below, into L2
       // (into L1 the prefetches wait on the few L1 miss buffers: twice as slow after a GEMV).
-      for (int64_t i = 0; i < 4; ++i)
+      for (int64_t i = 0; i < kGroup; ++i)
         for (int64_t d = 0; d < D; d += 16) {
-          __builtin_prefetch(k0p + (kPrefetchKeys + i) * ldkv + d, 0, 2);
+          __builtin_prefetch(kp + (kPrefetchKeys + i) * ldkv + d, 0, 2);
           __builtin_prefetch(vBlock + (j + i) * ldkv + d, 0, 2);
         }
-      Lanes a0 = splat<Lanes>(0.0f), a1 = a0, a2 = a0, a3 = a0;
+      Lanes acc[kGroup];
+      for (int64_t i = 0; i < kGroup; ++i) acc[i] = splat<Lanes>(0.0f);
       for (int64_t d = 0; d < D; ++d) {
         const Lanes qd = loadLanes<Lanes>(Qt + d * kLanes);
-        a0 += k0p[d] * qd; a1 += k1p[d] * qd; a2 += k2p[d] * qd; a3 += k3p[d] * qd;
+#pragma GCC unroll 8
+        for (int64_t i = 0; i < kGroup; ++i) acc[i] += kp[i * ldkv + d] * qd;
       }
-      keep(j, a0); keep(j + 1, a1); keep(j + 2, a2); keep(j + 3, a3);
+      for (int64_t i = 0; i < kGroup; ++i) keep(j + i, acc[i]);
     }
     for (; j < n; ++j) {
       const float* kp = kBlock + j * ldkv;
@@ -223,14 +227,22 @@ GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t 
     }
     l = l * corr + sum;
     m = mNew;
-    // Ot[d] = Ot[d]·corr + Σ_j v_j[d]·P[j], four keys per pass over Ot.
+    // Ot[d] = Ot[d]·corr + Σ_j v_j[d]·P[j], kGroup keys per pass over Ot (two partial sums,
+    // so each d is two short FMA chains).
     for (int64_t d = 0; d < D; ++d) storeLanes(Ot + d * kLanes, loadLanes<Lanes>(Ot + d * kLanes) * corr);
-    for (j = 0; j + 4 <= n; j += 4) {
-      const Lanes p0 = loadLanes<Lanes>(S + j * kLanes), p1 = loadLanes<Lanes>(S + (j + 1) * kLanes),
-                  p2 = loadLanes<Lanes>(S + (j + 2) * kLanes), p3 = loadLanes<Lanes>(S + (j + 3) * kLanes);
-      const float *v0 = vBlock + j * ldkv, *v1 = v0 + ldkv, *v2 = v1 + ldkv, *v3 = v2 + ldkv;
-      for (int64_t d = 0; d < D; ++d)
-        storeLanes(Ot + d * kLanes, loadLanes<Lanes>(Ot + d * kLanes) + v0[d] * p0 + v1[d] * p1 + v2[d] * p2 + v3[d] * p3);
+    for (j = 0; j + kGroup <= n; j += kGroup) {
+      Lanes p[kGroup];
+      for (int64_t i = 0; i < kGroup; ++i) p[i] = loadLanes<Lanes>(S + (j + i) * kLanes);
+      const float* vp = vBlock + j * ldkv;
+      for (int64_t d = 0; d < D; ++d) {
+        Lanes lo = loadLanes<Lanes>(Ot + d * kLanes), hi = splat<Lanes>(0.0f);
+#pragma GCC unroll 8
+        for (int64_t i = 0; i < kGroup; i += 2) {
+          lo += vp[i * ldkv + d] * p[i];
+          hi += vp[(i + 1) * ldkv + d] * p[i + 1];
+        }
+        storeLanes(Ot + d * kLanes, lo + hi);
+      }
     }
     for (; j < n; ++j) {
       const Lanes p = loadLanes<Lanes>(S + j * kLanes);
