@@ -8,6 +8,7 @@
 // lane kernel below.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -22,7 +23,13 @@ namespace {
 constexpr int64_t kRowsPerItem = 64;  // query rows (queries x heads of a group) per work item
 constexpr int64_t kKeyBlock = 128;    // keys per block: S is at most rows x kKeyBlock floats
 
-struct WorkItem { int64_t seq, q0, q1; };
+// Queries [q0, q1) of sequence `seq`; the lane kernel also takes a key range [k0, k1) (clipped
+// to what the queries see), the block kernel always all keys.
+struct WorkItem { int64_t seq, q0, q1, k0 = 0, k1 = INT64_MAX; };
+
+// A lane item's unnormalised result over its key range, for merging the ranges of one query
+// block: o [rows][D] = Σ_j exp(s_j − m)·v_j, m and l = Σ_j exp(s_j − m) per row.
+struct Partial { std::vector<float> o, m, l; };
 
 // Where a work item's sequence lives in the packed q and k/v, and its causal offset: query i
 // of the sequence sees keys j <= i + offset.
@@ -125,6 +132,9 @@ template <> struct LaneTraits<Lanes16> { using Ints = LaneInts16; static constex
 constexpr int64_t kMaxLanes = 16;
 constexpr int64_t kPrefetchKeys = 32;
 constexpr int64_t kGroup = 8;  // keys per pass of the lane kernel's loops (even)
+// The lane kernel splits a query block's keys into chunks (flash-decoding) when there are more
+// threads than kv heads; a chunk has at least this many keys.
+constexpr int64_t kMinChunkKeys = 256;
 
 #define GMAI_INLINE inline __attribute__((always_inline))
 template <typename L> GMAI_INLINE L loadLanes(const float* p) { L v; std::memcpy(&v, p, sizeof v); return v; }
@@ -152,7 +162,7 @@ template <typename L> GMAI_INLINE L expLanes(L x) {
 }
 
 template <typename Lanes>
-GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc) {
+GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc, Partial* part) {
   constexpr int64_t kLanes = LaneTraits<Lanes>::n;
   const int64_t g = a.Hq / a.Hkv, D = a.D, ldkv = a.Hkv * D;
   const SeqSpan span(a, w);
@@ -175,8 +185,8 @@ GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t 
     last[r] = r < rows ? float(a.causal ? std::min(lenK - 1, w.q0 + r / g + offset) : lenK - 1) : -1.0f;
   const Lanes lastKey = loadLanes<Lanes>(last);
   Lanes m = splat<Lanes>(-INFINITY), l = splat<Lanes>(0.0f);
-  const int64_t kEnd = span.keyEnd(a, w);
-  for (int64_t k0 = 0; k0 < kEnd; k0 += kKeyBlock) {
+  const int64_t kEnd = std::min(span.keyEnd(a, w), w.k1);
+  for (int64_t k0 = w.k0; k0 < kEnd; k0 += kKeyBlock) {
     const int64_t n = std::min(kEnd, k0 + kKeyBlock) - k0;
     const float* kBlock = a.k + (kBase + k0) * ldkv + kvh * D;
     const float* vBlock = a.v + (kBase + k0) * ldkv + kvh * D;
@@ -253,6 +263,14 @@ GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t 
   float lv[kLanes], mv[kLanes];
   storeLanes(lv, l);
   storeLanes(mv, m);
+  if (part) {  // one key range of several: merged by mergePartials
+    part->o.resize(size_t(rows * D));
+    part->m.assign(mv, mv + rows);
+    part->l.assign(lv, lv + rows);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t d = 0; d < D; ++d) part->o[size_t(r * D + d)] = Ot[d * kLanes + r];
+    return;
+  }
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t qi = w.q0 + r / g, h = kvh * g + r % g;
     float* out = a.out + ((qBase + qi) * a.Hq + h) * D;
@@ -262,11 +280,37 @@ GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t 
   }
 }
 
-GMAI_MULTIVERSION void attendLanes8(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc) {
-  attendLanes<Lanes8>(a, w, kvh, sc);
+GMAI_MULTIVERSION void attendLanes8(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc, Partial* part) {
+  attendLanes<Lanes8>(a, w, kvh, sc, part);
 }
-GMAI_MULTIVERSION void attendLanes16(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc) {
-  attendLanes<Lanes16>(a, w, kvh, sc);
+GMAI_MULTIVERSION void attendLanes16(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc, Partial* part) {
+  attendLanes<Lanes16>(a, w, kvh, sc, part);
+}
+
+// The output rows of query block w (kv head kvh) from the partials of its key ranges: rescale
+// each to the largest running max, add, normalise (a row that saw no key gets zeros, lse -inf).
+void mergePartials(const AttentionArgs& a, const WorkItem& w, int64_t kvh, const Partial* parts, int64_t count) {
+  const int64_t g = a.Hq / a.Hkv, D = a.D, rows = (w.q1 - w.q0) * g;
+  const int64_t qBase = a.cuSeqlensQ ? a.cuSeqlensQ[w.seq] : 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    float m = -INFINITY;
+    for (int64_t c = 0; c < count; ++c) m = std::max(m, parts[c].m[size_t(r)]);
+    const int64_t qi = w.q0 + r / g, h = kvh * g + r % g;
+    float* out = a.out + ((qBase + qi) * a.Hq + h) * D;
+    std::fill(out, out + D, 0.0f);
+    float l = 0.0f;
+    if (m != -INFINITY) {
+      for (int64_t c = 0; c < count; ++c) {
+        const float scale = vmath::expNonPositive(parts[c].m[size_t(r)] - m);  // 0 for a range that saw nothing
+        l += parts[c].l[size_t(r)] * scale;
+        const float* o = parts[c].o.data() + r * D;
+        for (int64_t d = 0; d < D; ++d) out[d] += o[d] * scale;
+      }
+      const float inv = 1.0f / l;
+      for (int64_t d = 0; d < D; ++d) out[d] *= inv;
+    }
+    if (a.lse) a.lse[h * a.Tq + qBase + qi] = l > 0.0f ? m + std::log(l) : -INFINITY;
+  }
 }
 
 }  // namespace
@@ -285,20 +329,59 @@ void attention(const Context& ctx, const AttentionArgs& a) {
     const int64_t lenQ = a.cuSeqlensQ ? a.cuSeqlensQ[s + 1] - a.cuSeqlensQ[s] : a.Tq;
     for (int64_t q0 = 0; q0 < lenQ; q0 += queriesPerItem) items.push_back({s, q0, std::min(lenQ, q0 + queriesPerItem)});
   }
-  // Items are dealt round-robin: under a causal mask later queries see more keys, so
-  // contiguous halves would leave one thread with three quarters of the work.
-  const int64_t n = int64_t(items.size()) * a.Hkv;
+  if (!lanes) {
+    // Items are dealt round-robin: under a causal mask later queries see more keys, so
+    // contiguous halves would leave one thread with three quarters of the work.
+    const int64_t n = int64_t(items.size()) * a.Hkv;
+    auto work = [&](int tid, int threads) {
+      Scratch scratch;
+      for (int64_t i = tid; i < n; i += threads) attendBlock(a, items[size_t(i / a.Hkv)], i % a.Hkv, scratch);
+    };
+    if (n > 1 && ctx.pool && ctx.pool->size() > 1) ctx.pool->run(work);
+    else work(0, 1);
+    return;
+  }
+  // Lane kernel (decode): one unit per (query block, kv head) — or, when that leaves threads
+  // idle (a single decode with fewer kv heads than threads), per (query block, key chunk, kv
+  // head), the chunks' partials merged afterwards. Units are ordered [query block][chunk][kv
+  // head] and dealt in contiguous runs, so a thread's chunks are one stretch of the cache.
+  struct Unit { WorkItem w; int64_t kvh, partial; };  // partial: index into parts, or -1
+  struct Group { WorkItem w; int64_t kvh, first, count; };
+  std::vector<Unit> units;
+  std::vector<Group> groups;
+  int64_t partials = 0;
+  const int64_t threads = ctx.pool ? ctx.pool->size() : 1;
+  // Chunks per query block: enough for every thread to have a unit, none under kMinChunkKeys
+  // (a unit has a fixed cost: gathering its queries, writing and merging its partial).
+  const int64_t wanted = (threads + int64_t(items.size()) * a.Hkv - 1) / (int64_t(items.size()) * a.Hkv);
+  for (const WorkItem& w : items) {
+    const int64_t kEnd = SeqSpan(a, w).keyEnd(a, w);
+    const int64_t chunks = std::max<int64_t>(1, std::min(wanted, kEnd / kMinChunkKeys));
+    const int64_t chunkKeys = (kEnd + chunks - 1) / chunks;
+    for (int64_t h = 0; h < a.Hkv; ++h)
+      if (chunks > 1) groups.push_back({w, h, partials + h * chunks, chunks});
+    for (int64_t c = 0; c < chunks; ++c)
+      for (int64_t h = 0; h < a.Hkv; ++h) {
+        WorkItem part = w;
+        if (chunks > 1) { part.k0 = c * chunkKeys; part.k1 = std::min(kEnd, (c + 1) * chunkKeys); }
+        units.push_back({part, h, chunks > 1 ? partials + h * chunks + c : -1});
+      }
+    if (chunks > 1) partials += a.Hkv * chunks;
+  }
+  std::vector<Partial> parts(static_cast<size_t>(partials));
+  const int64_t n = int64_t(units.size());
   auto work = [&](int tid, int threads) {
     Scratch scratch;
-    for (int64_t i = tid; i < n; i += threads) {
-      const WorkItem& w = items[size_t(i / a.Hkv)];
-      if (lanes == 8) attendLanes8(a, w, i % a.Hkv, scratch);
-      else if (lanes == 16) attendLanes16(a, w, i % a.Hkv, scratch);
-      else attendBlock(a, w, i % a.Hkv, scratch);
+    for (int64_t i = n * tid / threads, e = n * (tid + 1) / threads; i < e; ++i) {
+      const Unit& u = units[size_t(i)];
+      Partial* part = u.partial >= 0 ? &parts[size_t(u.partial)] : nullptr;
+      if (lanes == 8) attendLanes8(a, u.w, u.kvh, scratch, part);
+      else attendLanes16(a, u.w, u.kvh, scratch, part);
     }
   };
   if (n > 1 && ctx.pool && ctx.pool->size() > 1) ctx.pool->run(work);
   else work(0, 1);
+  for (const Group& gr : groups) mergePartials(a, gr.w, gr.kvh, parts.data() + gr.first, gr.count);
 }
 
 void rope(const Context& ctx, const RopeArgs& a) {
