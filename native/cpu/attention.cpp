@@ -5,7 +5,8 @@
 // Two kernels: blocks of many rows (prefill, vision windows) do both products of a key block
 // (scores S = Q·Kᵀ, then O += P·V) as small GEMMs on the calling thread, so the tuned CPU GEMM
 // (with its ISA dispatch) does the arithmetic; blocks of at most 16 rows (decode) use the
-// lane kernel below.
+// lane kernel below, whose keys are split into chunks merged afterwards (flash-decoding) when
+// a decode has fewer kv heads than the pool has threads.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
