@@ -1,4 +1,5 @@
 // JS-facing tensor functions: create, wrap typed arrays, read back, view, copy, dispose.
+#include <algorithm>
 #include <cstring>
 
 #include "registry.h"
@@ -136,7 +137,20 @@ Napi::Value copy(const Napi::CallbackInfo& info) {
   TensorHandle* src = tensorArg(info[1], "src");
   if (dst->bytes() != src->bytes()) throwError(env, "copy: 'dst' and 'src' differ in byte size");
   if (dst->device() == Device::Cpu && src->device() == Device::Cpu) {
-    if (dst->bytes()) std::memmove(dst->data(), src->data(), dst->bytes());
+    const size_t bytes = dst->bytes();
+    char* d = static_cast<char*>(dst->data());
+    const char* sp = static_cast<const char*>(src->data());
+    const bool overlap = d < sp + bytes && sp < d + bytes;
+    if (bytes >= (size_t(8) << 20) && !overlap) {
+      // Large copies (weights at load): the pool's threads take a share each, which also
+      // spreads the page faults of freshly allocated memory.
+      addonData(env).pool->parallelFor(int64_t(bytes >> 20) + 1, 1, [&](int64_t b, int64_t e) {
+        const size_t from = std::min(bytes, size_t(b) << 20), to = std::min(bytes, size_t(e) << 20);
+        std::memcpy(d + from, sp + from, to - from);
+      });
+    } else if (bytes) {
+      std::memmove(d, sp, bytes);
+    }
   } else {
 #ifdef GMAI_WITH_CUDA
     CudaCopy kind = src->device() == Device::Cpu ? CudaCopy::HostToDevice
