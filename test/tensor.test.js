@@ -52,6 +52,20 @@ test('zero-copy view of a typed array sees later writes; copy does not', (t) => 
   copied.dispose();
 });
 
+test('clone copies every byte, small and large (large copies are split over threads)', (t) => {
+  for (const n of [1, 1000, (9 << 20) / 4 + 13, (33 << 20) / 4 + 1]) {
+    const data = Int32Array.from({ length: n }, (_, i) => (i * 2654435761) | 0);
+    const x = Tensor.from(data, [n]);
+    const y = x.clone();
+    const got = y.toArray();
+    let same = got.length === n;
+    for (let i = 0; same && i < n; i++) same = got[i] === data[i];
+    t.true(same, `${n} int32 elements`);
+    x.dispose();
+    y.dispose();
+  }
+});
+
 test('views share memory and bounds are checked', (t) => {
   const x = Tensor.from(new Float32Array([0, 1, 2, 3, 4, 5]), [2, 3]);
   const row1 = x.view([3], 3);
