@@ -351,10 +351,10 @@ void attention(const Context& ctx, const AttentionArgs& a) {
   std::vector<Unit> units;
   std::vector<Group> groups;
   int64_t partials = 0;
-  const int64_t threads = ctx.pool ? ctx.pool->size() : 1;
+  const int64_t poolThreads = ctx.pool ? ctx.pool->size() : 1, blocks = int64_t(items.size()) * a.Hkv;
   // Chunks per query block: enough for every thread to have a unit, none under kMinChunkKeys
   // (a unit has a fixed cost: gathering its queries, writing and merging its partial).
-  const int64_t wanted = (threads + int64_t(items.size()) * a.Hkv - 1) / (int64_t(items.size()) * a.Hkv);
+  const int64_t wanted = (poolThreads + blocks - 1) / blocks;
   for (const WorkItem& w : items) {
     const int64_t kEnd = SeqSpan(a, w).keyEnd(a, w);
     const int64_t chunks = std::max<int64_t>(1, std::min(wanted, kEnd / kMinChunkKeys));
