@@ -194,7 +194,7 @@ export class Model implements Disposable {
     const w = this.weights.text;
     if (this.#stepBuffers?.rows !== n) {
       this.#stepBuffers?.dispose();
-      this.#stepBuffers = undefined;
+      this.#stepBuffers = undefined;  // (so a failed allocation below leaves nothing disposed referenced)
       this.#stepBuffers = new DecodeBuffers(n, cfg.text, this.device);
     }
     using x = embedTokens(w, ids);

@@ -3,7 +3,7 @@
 // offending tensor). The autograd tape (training milestone) wraps these same functions.
 import { DType, dtypeCode } from '../dtype.js';
 import { native } from '../native.js';
-import { Shape, Tensor, disposeAll } from '../tensor.js';
+import { Shape, Tensor, disposeAll, numel } from '../tensor.js';
 
 type F32 = Tensor<'float32'>;
 type Weight = Tensor<'float32' | 'bfloat16' | 'float16'>;
@@ -71,8 +71,9 @@ export function linearToArray(x: F32, weight: Weight, bias?: F32): Float32Array 
     using y = linear(x, weight, bias);
     return y.toArray();
   }
-  const out = new Float32Array(x.size / x.shape[x.shape.length - 1] * weight.shape[0]);
-  using dst = Tensor.from<'float32'>(out, [...x.shape.slice(0, -1), weight.shape[0]], { copy: false });
+  const shape = [...x.shape.slice(0, -1), weight.shape[0]];
+  const out = new Float32Array(numel(shape));
+  using dst = Tensor.from<'float32'>(out, shape, { copy: false });
   linear(x, weight, bias, dst);
   return out;
 }
