@@ -121,3 +121,22 @@ test('missing, unexpected and misshapen tensors are named', async (t) => {
   copyFileSync(tiny('config.json'), join(empty, 'config.json'));
   await t.throwsAsync(loadModel(empty), { message: /no model\.safetensors or model\.safetensors\.index\.json in/ });
 });
+
+test.serial('loading lets the event loop run between layers (the copies do not block it throughout)', async (t) => {
+  let ticks = 0;
+  let live = true;
+  const tick = () => { ticks++; if (live) setImmediate(tick); };
+  setImmediate(tick);
+  // Event-loop turns between the first and the last tensor loaded: none if loading were one
+  // synchronous stretch.
+  let first = -1, last = -1;
+  const model = await loadModel(goldenDir('tiny-model'), { onProgress: () => { if (first < 0) first = ticks; last = ticks; } });
+  live = false;
+  try {
+    const layers = model.config.text.numLayers + model.config.vision.depth;
+    t.log(`${last - first} event-loop turns while loading ${layers} layers`);
+    t.true(last - first >= layers - 1, `only ${last - first} event-loop turns for ${layers} layers`);
+  } finally {
+    model.dispose();
+  }
+});

@@ -98,6 +98,19 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/**
+ * Array.from({ length: n }, make) where each item loads (and copies) a layer's weights, with the
+ * event loop let in before each: loading stays responsive in the calling thread.
+ */
+async function eachLayer<T>(n: number, make: (i: number) => T): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    out.push(make(i));
+  }
+  return out;
+}
+
 export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeightsOptions = {}): Promise<ModelWeights> {
   const file = checkpointFile(dir);
   const source = openSafetensors(file);
@@ -158,7 +171,7 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
     const embed = mat('text.embed_tokens.weight');
     const text: TextWeights = {
       embed,
-      layers: Array.from({ length: t.numLayers }, (_, i) => {
+      layers: await eachLayer(t.numLayers, (i) => {
         const p = `text.layers.${i}`;
         return {
           inputNorm: vec(`${p}.input_layernorm.weight`),
@@ -182,7 +195,7 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
     owned.push(patchEmbed);
     const vision: VisionWeights = {
       patchEmbed,
-      blocks: Array.from({ length: v.depth }, (_, i) => {
+      blocks: await eachLayer(v.depth, (i) => {
         const p = `vision.blocks.${i}`;
         const qkv = lin(`${p}.attn.qkv`, true);
         const H = v.hiddenSize;
