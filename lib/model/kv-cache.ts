@@ -38,22 +38,26 @@ export class KvCache implements Disposable {
     return { k: Tensor.empty(shape, { device: this.device }), v: Tensor.empty(shape, { device: this.device }) };
   }
 
+  /** Copies the cached rows [0, length) of one layer's K and V into `to` (at least as large). */
+  #copyCached(from: KvLayer, to: KvLayer): void {
+    if (this.length === 0) return;
+    const shape = [this.length, this.numKvHeads * this.headDim];
+    for (const key of ['k', 'v'] as const) {
+      using dst = to[key].view(shape);
+      using src = from[key].view(shape);
+      native().copy(dst.handle, src.handle);
+    }
+  }
+
   /** Makes room for `extra` more tokens, copying what is cached into larger buffers. */
   reserve(extra: number): void {
     const need = this.length + extra;
     if (need <= this.#capacity) return;
     let cap = this.#capacity;
     while (cap < need) cap *= 2;
-    const rowSize = this.numKvHeads * this.headDim;
     this.#layers = this.#layers.map((old) => {
       const fresh = this.#allocate(cap);
-      if (this.length > 0) {
-        for (const key of ['k', 'v'] as const) {
-          using dst = fresh[key].view([this.length, rowSize]);
-          using src = old[key].view([this.length, rowSize]);
-          native().copy(dst.handle, src.handle);
-        }
-      }
+      this.#copyCached(old, fresh);
       old.k.dispose();
       old.v.dispose();
       return fresh;
@@ -80,16 +84,7 @@ export class KvCache implements Disposable {
   /** An independent copy (same capacity) of what is cached, e.g. to sample several continuations. */
   clone(): KvCache {
     const copy = new KvCache(this.numLayers, this.numKvHeads, this.headDim, this.#capacity, this.device);
-    const rowSize = this.numKvHeads * this.headDim;
-    if (this.length > 0) {
-      this.#layers.forEach((l, i) => {
-        for (const key of ['k', 'v'] as const) {
-          using dst = copy.#layers[i][key].view([this.length, rowSize]);
-          using src = l[key].view([this.length, rowSize]);
-          native().copy(dst.handle, src.handle);
-        }
-      });
-    }
+    this.#layers.forEach((l, i) => this.#copyCached(l, copy.#layers[i]));
     copy.length = this.length;
     return copy;
   }
