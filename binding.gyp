@@ -10,7 +10,8 @@
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "native/include"
+        "native/include",
+        "native/common"
       ],
       "defines": [
         "NAPI_VERSION=8",

@@ -1,16 +1,12 @@
-// Finds and loads the native addon. Order: the CUDA build (when GMAI_DEVICE is not 'cpu'),
-// then node-gyp-build's search (build/Release, then prebuilds/<platform>-<arch>). A failure
-// never takes the process down without saying what was tried and how to build a binary.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// The one contract between TypeScript and the addon: every function the binary exports, typed.
+// lib/ops wraps these into the public op API; nothing else calls the addon untyped.
+// NATIVE_EXPORTS lists the same names at run time (test/native-contract.test.js checks them
+// against the loaded binary, and the compiler checks them against NativeAddon).
+import { loadBinary, type LoadedBinary } from './loader.js';
 
-const require = createRequire(import.meta.url);
+export { packageRoot } from './loader.js';
 
-/** The package root (dist/ and lib/ both sit one level below it). */
-export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
+/** An opaque native tensor handle. */
 export type Handle = object & { readonly __brand?: 'TensorHandle' };
 
 export interface RuntimeInfo {
@@ -20,8 +16,12 @@ export interface RuntimeInfo {
   cuda: boolean;
 }
 
-/** The raw addon surface. Everything here is synchronous; see lib/ops for the typed API. */
+export interface ProbeResult { value: number; seconds: number; isa: string }
+
+export interface CudaDeviceInfo { name: string; memoryBytes: number; computeCapability: string }
+
 export interface NativeAddon {
+  // Tensors (tensor_api.cc)
   empty(dtype: number, shape: number[], device?: string): Handle;
   fromArray(data: ArrayBufferView, dtype: number, shape: number[], copy: boolean): Handle;
   read(h: Handle): ArrayBuffer;
@@ -32,11 +32,62 @@ export interface NativeAddon {
   dispose(h: Handle): void;
   isAlive(h: Handle): boolean;
   deviceOf(h: Handle): 'cpu' | 'cuda';
-  runtimeInfo(): RuntimeInfo;
-  /** Memory-maps a whole file (read-only file, copy-on-write pages) as a uint8 tensor. */
+  /** Memory-maps a whole file (read-only file, copy-on-write pages) as a uint8 tensor (mmap_api.cc). */
   mapFile(path: string): { handle: Handle; byteLength: number };
-  [op: string]: unknown;
+
+  // Foundation ops (ops_api.cc)
+  gemm(a: Handle, b: Handle, c: Handle, opts: { transB?: boolean; bias?: Handle; alpha?: number; beta?: number }): void;
+  gemmGroup(a: Handle, b: Handle[], c: Handle[], bias: (Handle | undefined)[], opts: { transB?: boolean }): void;
+  binary(op: number, a: Handle, b: Handle, out: Handle): void;
+  scale(a: Handle, out: Handle, scale: number, shift: number): void;
+  swiglu(gate: Handle, up: Handle, out: Handle): void;
+  softmax(x: Handle, out: Handle, scale: number): void;
+  convert(src: Handle, dst: Handle): void;
+  embedding(ids: Handle, table: Handle, out: Handle): void;
+  rmsnorm(x: Handle, w: Handle | null, out: Handle, eps: number, invRms: Handle | null): void;
+  runtimeInfo(): RuntimeInfo;
+  /** The op list of native/include/gmai/ops.h; `cuda`: this build runs the op on CUDA tensors. */
+  opTable(): { name: string; cuda: boolean }[];
+  /** Lowers the scheduling priority of the calling thread and the pool (Linux); false elsewhere. */
+  setComputeNice(nice: number): boolean;
+
+  // Attention and friends (attention_api.cc)
+  attention(q: Handle, k: Handle, v: Handle, out: Handle, opts: {
+    causal: boolean; scale?: number; cuSeqlensQ?: Int32Array; cuSeqlensK?: Int32Array; lse?: Handle;
+  }): void;
+  rope(x: Handle, cos: Handle, sin: Handle, out: Handle): void;
+  scatterRows(dst: Handle, idx: Int32Array, src: Handle): void;
+  gelu(x: Handle, out: Handle): void;
+
+  // Sampling (sampling_api.cc)
+  sample(logits: Handle, tokens: Handle, logprobs: Handle, raw: Handle, params: object): void;
+  philox4x32(counter: Uint32Array, key: Uint32Array): Uint32Array;
+
+  // Images (image_api.cc)
+  resizeBicubic(src: Handle, dst: Handle): void;
+
+  // Machine probes for benchmarks (bench_api.cc)
+  probeFmaPeak(itersPerThread?: number, reps?: number): ProbeResult;
+  probeReadBandwidth(megabytes?: number, reps?: number): ProbeResult;
+
+  /** CUDA builds only (cuda_api.cc). */
+  cudaDevices?(): CudaDeviceInfo[];
 }
+
+/** Every export of NativeAddon by name; `cudaDevices` only in CUDA builds. */
+export const NATIVE_EXPORTS = [
+  'empty', 'fromArray', 'read', 'readFloat32', 'write', 'view', 'copy', 'dispose', 'isAlive', 'deviceOf', 'mapFile',
+  'gemm', 'gemmGroup', 'binary', 'scale', 'swiglu', 'softmax', 'convert', 'embedding', 'rmsnorm', 'opTable', 'runtimeInfo', 'setComputeNice',
+  'attention', 'rope', 'scatterRows', 'gelu',
+  'sample', 'philox4x32',
+  'resizeBicubic',
+  'probeFmaPeak', 'probeReadBandwidth',
+  'cudaDevices',
+] as const satisfies readonly (keyof NativeAddon)[];
+/** Names of NativeAddon missing from NATIVE_EXPORTS: must be `never` (a compile error otherwise). */
+type Unlisted = Exclude<keyof NativeAddon, (typeof NATIVE_EXPORTS)[number]>;
+const everyExportListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyExportListed;
 
 export interface LoadedAddon {
   addon: NativeAddon;
@@ -44,56 +95,27 @@ export interface LoadedAddon {
   variant: 'cpu' | 'cuda';
 }
 
-function loadAddon(): LoadedAddon {
-  const tried: string[] = [];
-  const errors: string[] = [];
-  const want = process.env.GMAI_DEVICE ?? 'auto';  // 'cpu' | 'cuda' | 'auto'
-  let cudaFallback: LoadedAddon | undefined;
-  if (want !== 'cpu') {
-    for (const p of [
-      join(packageRoot, 'build-cuda', 'Release', 'gmai_cuda.node'),
-      join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'gmai-cuda.node'),
-    ]) {
-      if (!existsSync(p)) continue;
-      tried.push(p);
-      try {
-        const addon = require(p) as NativeAddon;
-        const gpus = typeof addon.cudaDevices === 'function' ? (addon.cudaDevices as () => unknown[])() : [];
-        // Without a GPU the CPU build is preferred (it may be newer); the CUDA build's CPU
-        // backend is the fallback when there is no CPU build.
-        if (gpus.length > 0 || want === 'cuda') return { addon, path: p, variant: 'cuda' };
-        cudaFallback ??= { addon, path: p, variant: 'cuda' };
-      } catch (e) {
-        errors.push(`${p}: ${(e as Error).message}`);  // e.g. no CUDA driver: fall back to CPU
-      }
-    }
-    if (want === 'cuda') errors.push('GMAI_DEVICE=cuda but no CUDA build loaded (npm run build:cuda)');
+let loaded: LoadedAddon | undefined;
+
+/** The binary exports every function of the contract (a stale build may lack new ones). */
+function isNativeAddon(exports: Record<string, unknown>, b: LoadedBinary): exports is Record<string, unknown> & NativeAddon {
+  const missing = NATIVE_EXPORTS.filter((k) => k !== 'cudaDevices' && typeof exports[k] !== 'function');
+  if (missing.length) {
+    throw new Error(`gmai-vl-r1: the native addon ${b.path} lacks ${missing.join(', ')}: it was built from older sources ` +
+      '(rebuild it: npm run build:native, or npm run build:cuda for the CUDA build)');
   }
-  if (want !== 'cuda') {
-    try {
-      const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-      const p = nodeGypBuild.resolve(packageRoot);
-      tried.push(p);
-      return { addon: require(p) as NativeAddon, path: p, variant: 'cpu' };
-    } catch (e) {
-      errors.push((e as Error).message);
-    }
-    if (cudaFallback) return cudaFallback;
-  }
-  throw new Error(
-    `gmai-vl-r1: no usable native addon for ${process.platform}-${process.arch} (node ${process.version}).\n` +
-      `Tried: ${tried.length ? tried.join(', ') : join(packageRoot, 'build', 'Release') + ' and ' + join(packageRoot, 'prebuilds')}\n` +
-      errors.map((m) => `  ${m.split('\n')[0]}`).join('\n') +
-      `\nBuild the CPU addon with \`npm run build:native\` (needs python3, make and a C++17 compiler), ` +
-      `or the CUDA one with \`npm run build:cuda\`.`,
-  );
+  return true;
 }
 
-let loaded: LoadedAddon | undefined;
+function load(): LoadedAddon {
+  const b = loadBinary();
+  if (!isNativeAddon(b.exports, b)) throw new Error('unreachable');
+  return { addon: b.exports, path: b.path, variant: b.variant };
+}
 
 /** The addon, loaded on first use. */
 export function native(): NativeAddon {
-  loaded ??= loadAddon();
+  loaded ??= load();
   return loaded.addon;
 }
 

@@ -14,9 +14,7 @@ export interface Runtime {
 export function runtimeInfo(): Runtime {
   const { path, variant } = addonInfo();
   const info = native().runtimeInfo();
-  const gpus = variant === 'cuda' && typeof native().cudaDevices === 'function'
-    ? (native().cudaDevices as () => { name: string; memoryBytes: number }[])()
-    : [];
+  const gpus = variant === 'cuda' ? native().cudaDevices?.() ?? [] : [];
   return {
     addonPath: path,
     backends: gpus.length ? ['cpu', 'cuda'] : ['cpu'],

@@ -16,19 +16,13 @@ export interface Machine {
   threads: number;
 }
 
-interface ProbeResult { value: number; seconds: number; isa: string }
-interface Probes {
-  probeFmaPeak(itersPerThread?: number, reps?: number): ProbeResult;
-  probeReadBandwidth(megabytes?: number, reps?: number): ProbeResult;
-  runtimeInfo(): { threads: number };
-}
 
 /**
  * Measures this machine's roofline. Synchronous: occupies every pool thread for about a
  * second (benchmark use only). `bandwidthMB` should be far larger than the last-level cache.
  */
 export function measureMachine(opts: { bandwidthMB?: number; reps?: number } = {}): Machine {
-  const p = native() as unknown as Probes;
+  const p = native();
   const peak = p.probeFmaPeak(20_000_000, opts.reps ?? 5);
   const bw = p.probeReadBandwidth(opts.bandwidthMB ?? 512, opts.reps ?? 5);
   return { peakGflops: peak.value, bandwidthGBps: bw.value, isa: peak.isa, threads: p.runtimeInfo().threads };
@@ -36,7 +30,7 @@ export function measureMachine(opts: { bandwidthMB?: number; reps?: number } = {
 
 /** Streaming read bandwidth of all pool threads now, GB/s (best of `reps` passes). */
 export function measureBandwidth(opts: { megabytes?: number; reps?: number } = {}): number {
-  return (native() as unknown as Probes).probeReadBandwidth(opts.megabytes ?? 512, opts.reps ?? 3).value;
+  return native().probeReadBandwidth(opts.megabytes ?? 512, opts.reps ?? 3).value;
 }
 
 /** The middle value (upper middle for an even count). */

@@ -21,7 +21,7 @@ export interface ModelWorkerData {
 
 const data = workerData as ModelWorkerData;
 // Generation yields the CPU to the host's event loop (see setComputeNice in the addon).
-(native() as unknown as { setComputeNice(n: number): boolean }).setComputeNice(data.computeNice ?? 10);
+native().setComputeNice(data.computeNice ?? 10);
 const model = await loadModel(data.modelDir, data.load);
 const processor = await loadProcessor(data.processorDir ?? data.modelDir, data.processor);
 const generator = createGenerator(model, processor.tokenizer);

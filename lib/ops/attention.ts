@@ -5,13 +5,7 @@ import { embedding } from './basic.js';
 
 type F32 = Tensor<'float32'>;
 
-interface AttentionNative {
-  attention(q: object, k: object, v: object, out: object, opts: object): void;
-  rope(x: object, cos: object, sin: object, out: object): void;
-  scatterRows(dst: object, idx: Int32Array, src: object): void;
-  gelu(x: object, out: object): void;
-}
-const ops = (): AttentionNative => native() as unknown as AttentionNative;
+const ops = native;
 
 function produce(out: F32, fn: () => void): F32 {
   try {

@@ -8,18 +8,7 @@ import { Shape, Tensor, disposeAll, numel } from '../tensor.js';
 type F32 = Tensor<'float32'>;
 type Weight = Tensor<'float32' | 'bfloat16' | 'float16'>;
 
-interface Ops {
-  gemm(a: object, b: object, c: object, opts: object): void;
-  gemmGroup(a: object, b: object[], c: object[], bias: (object | undefined)[], opts: object): void;
-  binary(op: number, a: object, b: object, out: object): void;
-  scale(a: object, out: object, scale: number, shift: number): void;
-  swiglu(g: object, u: object, out: object): void;
-  softmax(x: object, out: object, scale: number): void;
-  convert(src: object, dst: object): void;
-  embedding(ids: object, table: object, out: object): void;
-  rmsnorm(x: object, w: object | null, out: object, eps: number, invRms: object | null): void;
-}
-const ops = (): Ops => native() as unknown as Ops;
+const ops = native;
 
 function outFor(like: Tensor, shape: Shape, out?: F32): F32 {
   return out ?? Tensor.empty(shape, { dtype: 'float32', device: like.device });

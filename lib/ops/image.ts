@@ -2,8 +2,6 @@
 import { native } from '../native.js';
 import { Tensor } from '../tensor.js';
 
-interface ImageNative { resizeBicubic(src: object, dst: object): void }
-
 /** Resizes interleaved 8-bit pixels [height, width, channels] exactly as Pillow's BICUBIC. */
 export function resizeBicubic(pixels: Uint8Array, height: number, width: number, channels: number, outHeight: number, outWidth: number): Uint8Array {
   if (pixels.length !== height * width * channels) {
@@ -12,7 +10,7 @@ export function resizeBicubic(pixels: Uint8Array, height: number, width: number,
   const src = Tensor.from<'uint8'>(pixels, [height, width, channels], { copy: false });
   const dst = Tensor.empty([outHeight, outWidth, channels], { dtype: 'uint8' });
   try {
-    (native() as unknown as ImageNative).resizeBicubic(src.handle, dst.handle);
+    native().resizeBicubic(src.handle, dst.handle);
     return dst.toArray() as Uint8Array;
   } finally {
     src.dispose();

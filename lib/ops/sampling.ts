@@ -53,11 +53,7 @@ export interface SampleResult {
   rawLogprobs: F32;
 }
 
-interface SamplingAddon {
-  sample(logits: object, tokens: object, logprobs: object, raw: object, params: object): void;
-  philox4x32(counter: Uint32Array, key: Uint32Array): Uint32Array;
-}
-const addon = (): SamplingAddon => native() as unknown as SamplingAddon;
+const addon = native;
 
 function isArrayLike<T>(v: PerRow<T>): v is ArrayLike<T> {
   return typeof v === 'object' && v !== null && typeof (v as ArrayLike<T>).length === 'number';

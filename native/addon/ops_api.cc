@@ -230,6 +230,28 @@ Napi::Value setComputeNice(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// opTable() -> [{ name, cuda }]: the op list of gmai/ops.h; `cuda` is whether this build runs
+// the op on CUDA tensors (the GPU parity suite walks this list).
+Napi::Value opTable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+#ifdef GMAI_WITH_CUDA
+  constexpr bool cudaBuild = true;
+#else
+  constexpr bool cudaBuild = false;
+#endif
+#define GMAI_OP_ENTRY(name, Args, backends)                                            \
+  {                                                                                    \
+    Napi::Object o = Napi::Object::New(env);                                           \
+    o.Set("name", #name);                                                              \
+    o.Set("cuda", cudaBuild && OpBackends::backends == OpBackends::CpuAndCuda);        \
+    out.Set(out.Length(), o);                                                          \
+  }
+  GMAI_OPS(GMAI_OP_ENTRY)
+#undef GMAI_OP_ENTRY
+  return out;
+}
+
 Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -257,6 +279,7 @@ GMAI_ADDON_MODULE(ops_api) {
   exports.Set("convert", Napi::Function::New(env, convert, "convert"));
   exports.Set("embedding", Napi::Function::New(env, embedding, "embedding"));
   exports.Set("rmsnorm", Napi::Function::New(env, rmsnorm, "rmsnorm"));
+  exports.Set("opTable", Napi::Function::New(env, opTable, "opTable"));
   exports.Set("runtimeInfo", Napi::Function::New(env, runtimeInfo, "runtimeInfo"));
   exports.Set("setComputeNice", Napi::Function::New(env, setComputeNice, "setComputeNice"));
 }

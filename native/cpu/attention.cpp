@@ -147,7 +147,7 @@ template <typename L> GMAI_INLINE L maxLanes(L a, L b) { return a > b ? a : b; }
 // exactly 0 below -87.3 (so -inf gives 0).
 template <typename L> GMAI_INLINE L expLanes(L x) {
   using Ints = typename LaneTraits<L>::Ints;
-  using namespace vmath::expPoly;
+  using namespace expPoly;
   const L floor = splat<L>(kFloor);
   const L xc = maxLanes(x, floor);
   const L t = xc * kLog2e + 0.5f;

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "gmai/ops.h"
-#include "philox.h"
+#include "philox.h"  // native/common
 #include "vmath.h"
 
 namespace gmai::cpu {

@@ -21,8 +21,8 @@
 #include <climits>
 #include <vector>
 
-#include "../cpu/philox.h"
-#include "../cpu/vmath.h"  // the exp coefficients
+#include "exp_poly.h"
+#include "philox.h"
 #include "common.cuh"
 
 namespace gmai::cuda {
@@ -39,7 +39,7 @@ static_assert(kHistBins % kThreads == 0, "each thread owns whole histogram bins"
 // ---- vmath's exp, bit for bit ----------------------------------------------------------------
 // The intrinsics (__fmul_rn, __fadd_rn, __fmaf_rn) keep nvcc from contracting or reassociating,
 // so each function rounds exactly like its CPU counterpart in native/cpu/vmath.cpp.
-using namespace cpu::vmath::expPoly;
+using namespace expPoly;
 constexpr float kExpFloor = kFloor;
 
 // vmath::expNonPositive (scalar, no FMA): the top-k pool's weights and the tail of a row.

@@ -1,9 +1,10 @@
 // CUDA parity: every op on CUDA tensors against the same op on the CPU, fresh random inputs,
 // odd sizes, outputs poisoned beforehand. Skips (saying so) without a CUDA build and a GPU.
 import { Tensor, ops } from '../../dist/index.js';
+import { native } from '../../dist/native.js';
 import { freshSeed, randomArray, maxAbsDiff, rng } from '../helpers.js';
 import { gammaQ } from '../stats.js';
-import { gpuTest } from './gpu.js';
+import { checkOpCoverage, gpuTest, opTest } from './gpu.js';
 
 const onGpu = (t) => t.to('cuda');
 function compare(t, name, cpuOut, gpuOut, tol) {
@@ -11,7 +12,7 @@ function compare(t, name, cpuOut, gpuOut, tol) {
   t.true(worst <= tol, `${name}: max |cuda - cpu| = ${worst} at ${at} (tolerance ${tol})`);
 }
 
-gpuTest('gemm: both layouts, f32/bf16/f16 weights, bias, odd sizes', (t) => {
+opTest(['gemm'], 'gemm: both layouts, f32/bf16/f16 weights, bias, odd sizes', (t) => {
   for (const [M, K, N] of [[1, 1, 1], [1, 7, 3], [13, 129, 67], [67, 300, 257], [130, 65, 1]]) {
     for (const transB of [false, true]) {
       for (const dtype of ['float32', 'bfloat16', 'float16']) {
@@ -29,7 +30,7 @@ gpuTest('gemm: both layouts, f32/bf16/f16 weights, bias, odd sizes', (t) => {
   }
 });
 
-gpuTest('elementwise, rmsnorm, softmax, swiglu, embedding, cast', (t) => {
+opTest(['binary', 'scale', 'swiglu', 'softmax', 'rmsnorm', 'convert', 'embedding'], 'elementwise, rmsnorm, softmax, swiglu, embedding, cast', (t) => {
   for (const [rows, dim] of [[1, 1], [3, 7], [17, 896], [2, 4099]]) {
     const seed = freshSeed();
     const x = Tensor.from(randomArray(rows * dim, seed, -3, 3), [rows, dim]);
@@ -61,7 +62,7 @@ function compareLse(t, name, cpuLse, gpuLse, tol) {
   t.true(worst <= tol, `${name}: lse max |cuda - cpu| = ${worst} at ${at} (tolerance ${tol})`);
 }
 
-gpuTest('attention: causal, chunked, decode, packed varlen, GQA, head sizes 64/80/128, lse', (t) => {
+opTest(['attention'], 'attention: causal, chunked, decode, packed varlen, GQA, head sizes 64/80/128, lse', (t) => {
   const cases = [
     { label: 'non-causal', lensQ: [5], lensK: [9], Hq: 2, Hkv: 2, D: 64 },
     { label: 'causal', lensQ: [37], lensK: [37], Hq: 4, Hkv: 2, D: 80, causal: true },
@@ -96,7 +97,7 @@ gpuTest('attention: causal, chunked, decode, packed varlen, GQA, head sizes 64/8
   }
 });
 
-gpuTest('rope (also in place), scatterRows, gelu', (t) => {
+opTest(['rope', 'scatterRows', 'gelu'], 'rope (also in place), scatterRows, gelu', (t) => {
   for (const [T, H, D] of [[1, 1, 2], [7, 3, 10], [33, 14, 64], [5, 2, 128]]) {
     const seed = freshSeed();
     const x = Tensor.from(randomArray(T * H * D, seed, -3, 3), [T, H, D]);
@@ -154,7 +155,7 @@ function sampleBoth(logits, params) {
   return { cpu: read(ops.sample(logits, params)), gpu: read(gpu) };
 }
 
-gpuTest('sample: greedy is the CPU argmax; seeded draws pick the CPU tokens', (t) => {
+opTest(['sample'], 'sample: greedy is the CPU argmax; seeded draws pick the CPU tokens', (t) => {
   const V = 4099;
   const configs = [
     { name: 'greedy', temperature: 0 },
@@ -261,3 +262,31 @@ gpuTest('sample: 10^5 CUDA draws of one row follow the CPU distribution (chi-squ
     t.true(worst <= 1e-4, `${tag}: processed logprob of a drawn token differs by ${worst}`);
   }
 });
+
+// ---- the rest of the op list ------------------------------------------------------------------
+
+opTest(['gemmGroup'], 'linears (grouped q/k/v and gate/up products): decode and prefill sizes', (t) => {
+  for (const [M, K, Ns] of [[1, 7, [3, 5, 5]], [4, 129, [67, 33]], [19, 64, [1, 130, 17]]]) {
+    for (const dtype of ['float32', 'bfloat16']) {
+      const seed = freshSeed();
+      const x = Tensor.from(randomArray(M * K, seed), [M, K]);
+      const ws = Ns.map((N, i) => {
+        const w = Tensor.from(randomArray(N * K, seed + 1 + i), [N, K]);
+        return dtype === 'float32' ? w : ops.cast(w, dtype);
+      });
+      const biases = Ns.map((N, i) => (i === 0 ? Tensor.from(randomArray(N, seed + 9), [N]) : undefined));
+      const cpu = ops.linears(x, ws, biases);
+      const outs = Ns.map((N) => Tensor.full([M, N], NaN, { device: 'cuda' }));
+      ops.linears(onGpu(x), ws.map(onGpu), biases.map((b) => b && onGpu(b)), outs);
+      cpu.forEach((c, i) => compare(t, `linears ${M}x${K} part ${i} (N ${Ns[i]}) ${dtype} seed ${seed}`, c, outs[i], 1e-4 * Math.sqrt(K)));
+    }
+  }
+});
+
+opTest(['resizeBicubic'], 'resizeBicubic is CPU-only: CUDA tensors get an error naming the op', (t) => {
+  const src = Tensor.empty([4, 4, 3], { dtype: 'uint8', device: 'cuda' });
+  const dst = Tensor.empty([2, 2, 3], { dtype: 'uint8', device: 'cuda' });
+  t.throws(() => native().resizeBicubic(src.handle, dst.handle), { message: /resizeBicubic has no CUDA kernel/ });
+});
+
+checkOpCoverage();

@@ -11,11 +11,6 @@
 #include "gmai/context.h"
 #include "gmai/dtype.h"
 
-// GMAI_DECLARE_OP(gemm, GemmArgs) declares cpu::gemm and cuda::gemm.
-#define GMAI_DECLARE_OP(name, Args)                    \
-  namespace cpu { void name(const Context&, const Args&); }   \
-  namespace cuda { void name(const Context&, const Args&); }
-
 #include "gmai/ops/gemm.h"
 #include "gmai/ops/elementwise.h"
 #include "gmai/ops/norm.h"
@@ -23,3 +18,35 @@
 #include "gmai/ops/indexing.h"
 #include "gmai/ops/sampling.h"
 #include "gmai/ops/resize.h"
+
+// The op list: every kernel once, as X(name, Args, backends). This list is the only place ops
+// are declared (GMAI_DECLARE_OP below), the addon's opTable() reports it, and the GPU parity
+// suite (test/gpu/parity.test.js) walks it and fails on any op it does not cover.
+// backends: CpuAndCuda, or CpuOnly for ops whose CUDA kernel is not written (the addon raises a
+// clear error on CUDA tensors).
+#define GMAI_OPS(X)                                   \
+  X(gemm, GemmArgs, CpuAndCuda)                       \
+  X(gemmGroup, GemmGroupArgs, CpuAndCuda)             \
+  X(binary, BinaryArgs, CpuAndCuda)                   \
+  X(scale, ScaleArgs, CpuAndCuda)                     \
+  X(swiglu, SwigluArgs, CpuAndCuda)                   \
+  X(softmax, SoftmaxArgs, CpuAndCuda)                 \
+  X(convert, ConvertArgs, CpuAndCuda)                 \
+  X(embedding, EmbeddingArgs, CpuAndCuda)             \
+  X(rmsnorm, RmsNormArgs, CpuAndCuda)                 \
+  X(attention, AttentionArgs, CpuAndCuda)             \
+  X(rope, RopeArgs, CpuAndCuda)                       \
+  X(scatterRows, ScatterRowsArgs, CpuAndCuda)         \
+  X(gelu, GeluArgs, CpuAndCuda)                       \
+  X(sample, SampleArgs, CpuAndCuda)                   \
+  X(resizeBicubic, ResizeArgs, CpuOnly)
+
+namespace gmai {
+enum class OpBackends { CpuAndCuda, CpuOnly };
+// GMAI_DECLARE_OP(gemm, GemmArgs, ...) declares cpu::gemm and cuda::gemm.
+#define GMAI_DECLARE_OP(name, Args, backends)                \
+  namespace cpu { void name(const Context&, const Args&); }  \
+  namespace cuda { void name(const Context&, const Args&); }
+GMAI_OPS(GMAI_DECLARE_OP)
+#undef GMAI_DECLARE_OP
+}  // namespace gmai

@@ -20,7 +20,7 @@ struct AttentionArgs {
   bool causal = false;
   float scale = 1.0f;
 };
-GMAI_DECLARE_OP(attention, AttentionArgs)
+// op `attention` (listed in gmai/ops.h)
 
 // Rotary position embedding, rotate-half convention (HF Qwen2/Qwen2.5-VL):
 //   out[t,h,i]      = x[t,h,i]·cos[t,i] − x[t,h,i+D/2]·sin[t,i]
@@ -31,6 +31,6 @@ struct RopeArgs {
   const float* x = nullptr; float* out = nullptr;
   const float* cos = nullptr; const float* sin = nullptr;
 };
-GMAI_DECLARE_OP(rope, RopeArgs)
+// op `rope` (listed in gmai/ops.h)
 
 }  // namespace gmai

@@ -9,23 +9,23 @@ struct BinaryArgs {
   int64_t n = 0, bCount = 0;
   const float* a = nullptr; const float* b = nullptr; float* out = nullptr;
 };
-GMAI_DECLARE_OP(binary, BinaryArgs)
+// op `binary` (listed in gmai/ops.h)
 
 // out[i] = a[i] * scale + shift
 struct ScaleArgs { int64_t n = 0; const float* a = nullptr; float* out = nullptr; float scale = 1, shift = 0; };
-GMAI_DECLARE_OP(scale, ScaleArgs)
+// op `scale` (listed in gmai/ops.h)
 
 // SwiGLU: out = silu(gate) * up, silu(x) = x / (1 + exp(-x)).
 struct SwigluArgs { int64_t n = 0; const float* gate = nullptr; const float* up = nullptr; float* out = nullptr; };
-GMAI_DECLARE_OP(swiglu, SwigluArgs)
+// op `swiglu` (listed in gmai/ops.h)
 
 // Row-wise softmax over the last dimension: [rows, cols], optional scale applied first.
 struct SoftmaxArgs { int64_t rows = 0, cols = 0; const float* x = nullptr; float* out = nullptr; float scale = 1; };
-GMAI_DECLARE_OP(softmax, SoftmaxArgs)
+// op `softmax` (listed in gmai/ops.h)
 
 // Element type conversion between float32, bfloat16 and float16 (and float64 -> float32).
 struct ConvertArgs { int64_t n = 0; const void* src = nullptr; DType srcType = DType::F32; void* dst = nullptr; DType dstType = DType::F32; };
-GMAI_DECLARE_OP(convert, ConvertArgs)
+// op `convert` (listed in gmai/ops.h)
 
 // out[i, :] = table[ids[i], :] converted to float32; table is [rows, dim] in f32/bf16/f16.
 struct EmbeddingArgs {
@@ -33,6 +33,6 @@ struct EmbeddingArgs {
   const int32_t* ids = nullptr; const void* table = nullptr; DType tableType = DType::F32;
   float* out = nullptr;
 };
-GMAI_DECLARE_OP(embedding, EmbeddingArgs)
+// op `embedding` (listed in gmai/ops.h)
 
 }  // namespace gmai

@@ -14,7 +14,7 @@ struct GemmArgs {
   const float* bias = nullptr;  // [N], optional, added once per output row
   float alpha = 1.0f, beta = 0.0f;
 };
-GMAI_DECLARE_OP(gemm, GemmArgs)
+// op `gemm` (listed in gmai/ops.h)
 
 // Several products of one A (the q, k and v projections of a hidden state, or gate and up):
 // parts[i] are GemmArgs with the same A, lda, M and K, batch 1. Decode-sized ones (M <= 8,
@@ -25,5 +25,5 @@ struct GemmGroupArgs {
   GemmArgs parts[kMaxGemmGroup];
   int count = 0;
 };
-GMAI_DECLARE_OP(gemmGroup, GemmGroupArgs)
+// op `gemmGroup` (listed in gmai/ops.h)
 }  // namespace gmai

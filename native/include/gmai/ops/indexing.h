@@ -6,9 +6,9 @@ struct ScatterRowsArgs {
   int64_t count = 0, dim = 0;
   const int32_t* idx = nullptr; const float* src = nullptr; float* dst = nullptr;
 };
-GMAI_DECLARE_OP(scatterRows, ScatterRowsArgs)
+// op `scatterRows` (listed in gmai/ops.h)
 
 // GELU, exact (erf) form: out = x/2 · (1 + erf(x/√2)) — the vision merger's nn.GELU().
 struct GeluArgs { int64_t n = 0; const float* x = nullptr; float* out = nullptr; };
-GMAI_DECLARE_OP(gelu, GeluArgs)
+// op `gelu` (listed in gmai/ops.h)
 }  // namespace gmai

@@ -8,5 +8,5 @@ struct RmsNormArgs {
   const float* x = nullptr; const void* weight = nullptr; DType weightType = DType::F32;
   float* out = nullptr; float* invRms = nullptr; float eps = 1e-6f;
 };
-GMAI_DECLARE_OP(rmsnorm, RmsNormArgs)
+// op `rmsnorm` (listed in gmai/ops.h)
 }  // namespace gmai

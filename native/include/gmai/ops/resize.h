@@ -9,5 +9,5 @@ struct ResizeArgs {
   const uint8_t* src = nullptr;
   uint8_t* dst = nullptr;
 };
-GMAI_DECLARE_OP(resizeBicubic, ResizeArgs)
+// op `resizeBicubic` (listed in gmai/ops.h)
 }  // namespace gmai

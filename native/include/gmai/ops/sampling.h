@@ -46,6 +46,6 @@ struct SampleArgs {
   float* rawLogprobs = nullptr;  // log_softmax(raw logits)[token]: the unprocessed policy
   int32_t* status = nullptr;     // SampleStatus per row; outputs of a bad row are unspecified
 };
-GMAI_DECLARE_OP(sample, SampleArgs)
+// op `sample` (listed in gmai/ops.h)
 
 }  // namespace gmai

@@ -2,7 +2,7 @@
 // counter-based generator. A draw is a pure function of (key, counter), so the token drawn for
 // (seed, sequence, step) is the same whatever the batch composition, row order, thread count
 // or backend. Checked against the Random123 known-answer vectors in test/sampling.test.js.
-// Header-only and free of std:: so the CUDA backend can include it as is.
+// Header-only and free of std:: so both backends include it (native/common).
 #pragma once
 #include <cstdint>
 
