@@ -186,3 +186,27 @@ export function disposeAll(...ts: (Tensor | Tensor[] | undefined | null)[]): voi
     else t?.dispose();
   }
 }
+
+/**
+ * Collects tensors made within a block and disposes them at its end (`using s = new TensorScope()`),
+ * except those in `keep` (e.g. reused buffers an op wrote into).
+ */
+export class TensorScope implements Disposable {
+  #made: Tensor[] = [];
+  constructor(private readonly keep: ReadonlySet<Tensor> = new Set()) {}
+
+  use<T extends Tensor>(t: T): T {
+    if (!this.keep.has(t)) this.#made.push(t);
+    return t;
+  }
+
+  useAll<T extends Tensor>(ts: T[]): T[] {
+    ts.forEach((t) => this.use(t));
+    return ts;
+  }
+
+  [Symbol.dispose](): void {
+    disposeAll(this.#made);
+    this.#made = [];
+  }
+}

@@ -3,11 +3,12 @@
 // Every forward goes through the KV cache: a full forward is a prefill into a fresh cache.
 import { attention, rope, scatterRows } from '../ops/attention.js';
 import { embedding, linearToArray, linears, rmsnorm, swiglu } from '../ops/basic.js';
+import { reshape } from '../ops/shape.js';
 import { native } from '../native.js';
-import { Tensor, disposeAll, type Device } from '../tensor.js';
+import { Tensor, TensorScope, disposeAll, type Device } from '../tensor.js';
 import type { TextConfig } from './config.js';
 import type { KvCache } from './kv-cache.js';
-import { addLinear } from './residual.js';
+import { residual } from './residual.js';
 import { mropeCosSin } from './rope-index.js';
 import type { Trace } from './vision.js';
 import type { DecoderLayerWeights, F32, TextWeights } from './weights.js';
@@ -59,6 +60,8 @@ export class DecodeBuffers implements Disposable {
   /** gate and up projections [n, intermediate], and silu(gate)·up. */
   readonly gateUp: F32[];
   readonly act: F32;
+  /** Every tensor above (an op that wrote into one of them did not make a new tensor). */
+  readonly tensors: ReadonlySet<F32>;
   readonly #all: F32[];
 
   constructor(readonly rows: number, cfg: TextConfig, device: Device) {
@@ -81,6 +84,7 @@ export class DecodeBuffers implements Disposable {
       throw e;
     }
     this.#all = all;
+    this.tensors = new Set(all);
   }
 
   dispose(): void {
@@ -100,10 +104,10 @@ function rowsOf(t: F32, start: number, count: number): { rows: F32; dispose(): v
 }
 
 /** Writes each segment's new K (rotated) and V rows into its cache after what it holds. */
-function appendToCaches(b: DecodeBuffers, segments: readonly Segment[], i: number): void {
+function appendToCaches(k3: F32, v3: F32, segments: readonly Segment[], i: number): void {
   for (const seg of segments) {
     const slot = seg.cache.slot(i, seg.count);
-    const k = rowsOf(b.k3, seg.start, seg.count), v = rowsOf(b.v3, seg.start, seg.count);
+    const k = rowsOf(k3, seg.start, seg.count), v = rowsOf(v3, seg.start, seg.count);
     try {
       native().copy(slot.k.handle, k.rows.handle);
       native().copy(slot.v.handle, v.rows.handle);
@@ -116,35 +120,76 @@ function appendToCaches(b: DecodeBuffers, segments: readonly Segment[], i: numbe
   }
 }
 
-/** Causal GQA attention of each segment's queries over its cache, into `b.attn`. */
-function segmentAttention(b: DecodeBuffers, segments: readonly Segment[], i: number): void {
+/** Causal GQA attention of each segment's queries over its cache, into `out`. */
+function segmentAttention(q3: F32, out: F32, segments: readonly Segment[], i: number): void {
   for (const seg of segments) {
-    const q = rowsOf(b.q3, seg.start, seg.count), out = rowsOf(b.attn, seg.start, seg.count);
+    const q = rowsOf(q3, seg.start, seg.count), o = rowsOf(out, seg.start, seg.count);
     const kv = seg.cache.prefix(i, seg.cache.length + seg.count);
     try {
       // Causal with the queries aligned to the end of the keys (bottom-right).
-      attention(q.rows, kv.k, kv.v, { causal: true, out: out.rows });
+      attention(q.rows, kv.k, kv.v, { causal: true, out: o.rows });
     } finally {
       q.dispose();
-      out.dispose();
+      o.dispose();
       kv.k.dispose();
       kv.v.dispose();
     }
   }
 }
 
-function layer(x: F32, w: DecoderLayerWeights, cfg: TextConfig, cos: F32, sin: F32, segments: readonly Segment[], i: number, b: DecodeBuffers): void {
-  rmsnorm(x, w.inputNorm, cfg.rmsNormEps, { out: b.normed });
-  linears(b.normed, [w.q.weight, w.k.weight, w.v.weight], [w.q.bias, w.k.bias, w.v.bias], b.qkv);
-  rope(b.q3, cos, sin, { inPlace: true });
-  rope(b.k3, cos, sin, { inPlace: true });
-  appendToCaches(b, segments, i);
-  segmentAttention(b, segments, i);
-  addLinear(x, b.attnRows, w.o);
-  rmsnorm(x, w.postNorm, cfg.rmsNormEps, { out: b.normed });
-  linears(b.normed, [w.gate.weight, w.up.weight], [], b.gateUp);
-  swiglu(b.gateUp[0], b.gateUp[1], b.act);
-  addLinear(x, b.act, w.down);
+/**
+ * How a decoder layer runs. Inference: activations go into reused `buffers`, rotary and residual
+ * updates happen in place, and attention reads the KV caches. Training: every op makes a new
+ * tensor (so a gradient tape can keep what backward needs) and attention reads the layer's own
+ * keys. The layer's maths is written once, in decoderLayer.
+ */
+export interface LayerPlan {
+  buffers?: DecodeBuffers;
+  /** Attention of rotated q [n, Hq, D] over rotated k and v [n, Hkv, D] of layer `i`. */
+  attend(q: F32, k: F32, v: F32, i: number, out?: F32): F32;
+}
+
+/** The inference plan: buffers reused, K/V appended to each segment's cache, attention over it. */
+export function cachePlan(buffers: DecodeBuffers, segments: readonly Segment[]): LayerPlan {
+  return {
+    buffers,
+    attend(q, k, v, i, out) {
+      appendToCaches(k, v, segments, i);
+      segmentAttention(q, out!, segments, i);
+      return out!;
+    },
+  };
+}
+
+/**
+ * The training plan: causal attention within each packed sequence (`cuSeqlens`: row boundaries
+ * of the sequences packed into the batch), no cache.
+ */
+export function packedPlan(cuSeqlens: Int32Array): LayerPlan {
+  return { attend: (q, k, v) => attention(q, k, v, { causal: true, cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens }) };
+}
+
+/** One Qwen2 decoder layer over the residual stream x [n, hidden]; returns the new stream (x itself in place). */
+export function decoderLayer(x: F32, w: DecoderLayerWeights, cfg: TextConfig, cos: F32, sin: F32, i: number, plan: LayerPlan): F32 {
+  const b = plan.buffers;
+  const n = x.shape[0], hd = cfg.headDim;
+  const inPlace = b !== undefined;
+  using s = new TensorScope(b?.tensors);
+  const h1 = s.use(rmsnorm(x, w.inputNorm, cfg.rmsNormEps, { out: b?.normed }));
+  const [q, k, v] = s.useAll(linears(h1, [w.q.weight, w.k.weight, w.v.weight], [w.q.bias, w.k.bias, w.v.bias], b?.qkv));
+  const q3 = b?.q3 ?? s.use(reshape(q, [n, cfg.numHeads, hd]));
+  const k3 = b?.k3 ?? s.use(reshape(k, [n, cfg.numKvHeads, hd]));
+  const v3 = b?.v3 ?? s.use(reshape(v, [n, cfg.numKvHeads, hd]));
+  const qr = s.use(rope(q3, cos, sin, { inPlace }));
+  const kr = s.use(rope(k3, cos, sin, { inPlace }));
+  const a = s.use(plan.attend(qr, kr, v3, i, b?.attn));
+  const aRows = b?.attnRows ?? s.use(reshape(a, [n, cfg.numHeads * hd]));
+  const x1 = residual(x, aRows, w.o, inPlace);
+  if (x1 !== x) s.use(x1);
+  const h2 = s.use(rmsnorm(x1, w.postNorm, cfg.rmsNormEps, { out: b?.normed }));
+  const [g, u] = s.useAll(linears(h2, [w.gate.weight, w.up.weight], [], b?.gateUp));
+  const act = s.use(swiglu(g, u, b?.act));
+  return residual(x1, act, w.down, inPlace);
 }
 
 export interface DecodeOptions {
@@ -175,23 +220,40 @@ function checkSegments(segments: readonly Segment[], n: number): void {
 export function decode(w: TextWeights, cfg: TextConfig, x: F32, positionIds: Int32Array, segments: readonly Segment[], opts: DecodeOptions = {}): F32 {
   const n = x.shape[0];
   checkSegments(segments, n);
-  const cs = mropeCosSin(positionIds, n, cfg);
-  using cos = Tensor.from<'float32'>(cs.cos, [n, cfg.headDim / 2], { device: x.device });
-  using sin = Tensor.from<'float32'>(cs.sin, [n, cfg.headDim / 2], { device: x.device });
   for (const seg of segments) seg.cache.reserve(seg.count);
   if (opts.buffers && opts.buffers.rows !== n) throw new RangeError(`decode: buffers for ${opts.buffers.rows} rows given for ${n} rows`);
   using own = opts.buffers ? undefined : new DecodeBuffers(n, cfg, x.device);
-  const buffers = opts.buffers ?? own!;
-  opts.trace?.('text.inputs_embeds', x);
-  w.layers.forEach((lw, i) => {
-    layer(x, lw, cfg, cos, sin, segments, i, buffers);
-    opts.trace?.(`text.layer_out.${i}`, x);
-    opts.onLayer?.(i, x);
-  });
+  const normed = runLayers(w, cfg, x, positionIds, cachePlan(opts.buffers ?? own!, segments), opts);
   for (const seg of segments) seg.cache.length += seg.count;
-  const out = rmsnorm(x, w.norm, cfg.rmsNormEps);
-  opts.trace?.('text.final_norm_out', out);
-  return out;
+  return normed;
+}
+
+/**
+ * Every layer over the residual stream `x` [n, hidden] at the given 3×n M-RoPE positions, then
+ * the final norm (returned). In place on `x` under the cache plan; under the packed (training)
+ * plan `x` is left as it is and each layer makes a new stream.
+ */
+export function runLayers(w: TextWeights, cfg: TextConfig, x: F32, positionIds: Int32Array, plan: LayerPlan, opts: DecodeOptions = {}): F32 {
+  const n = x.shape[0];
+  const cs = mropeCosSin(positionIds, n, cfg);
+  using cos = Tensor.from<'float32'>(cs.cos, [n, cfg.headDim / 2], { device: x.device });
+  using sin = Tensor.from<'float32'>(cs.sin, [n, cfg.headDim / 2], { device: x.device });
+  opts.trace?.('text.inputs_embeds', x);
+  let h = x;
+  try {
+    w.layers.forEach((lw, i) => {
+      const next = decoderLayer(h, lw, cfg, cos, sin, i, plan);
+      if (h !== x && next !== h) h.dispose();
+      h = next;
+      opts.trace?.(`text.layer_out.${i}`, h);
+      opts.onLayer?.(i, h);
+    });
+    const out = rmsnorm(h, w.norm, cfg.rmsNormEps);
+    opts.trace?.('text.final_norm_out', out);
+    return out;
+  } finally {
+    if (h !== x) h.dispose();
+  }
 }
 
 /** lm_head over rows [from, from + count) of the final-norm output: logits [count, vocab]. */

@@ -3,9 +3,11 @@
 // order. Index bookkeeping lives in vision-layout.ts; this file only runs ops.
 import { attention, gatherRows, gelu, rope } from '../ops/attention.js';
 import { linear, rmsnorm, swiglu } from '../ops/basic.js';
-import { Tensor, disposeAll } from '../tensor.js';
+import { reshape } from '../ops/shape.js';
+import { recordingTape } from '../tape.js';
+import { Tensor, TensorScope, disposeAll } from '../tensor.js';
 import type { VisionConfig } from './config.js';
-import { addLinear } from './residual.js';
+import { residual } from './residual.js';
 import type { Grid } from './rope-index.js';
 import { cosSinOf, expandGroups, inversePermutation, rotaryAngles, windowLayout } from './vision-layout.js';
 import type { F32, VisionBlockWeights, VisionWeights } from './weights.js';
@@ -16,29 +18,27 @@ const VISION_NORM_EPS = 1e-6;
 /** Receives intermediate tensors by golden-reference name (debugging and tests). */
 export type Trace = (name: string, t: F32) => void;
 
-function block(x: F32, w: VisionBlockWeights, cfg: VisionConfig, cos: F32, sin: F32, cuSeqlens: Int32Array): void {
+/**
+ * One vision block over x [n, hidden]: windowed or full attention (per `cuSeqlens`), then the
+ * SwiGLU MLP. `inPlace` (inference) rotates and adds to x in place and returns x; otherwise
+ * (training, under a gradient tape) every op makes a new tensor and the new stream is returned.
+ */
+export function visionBlock(x: F32, w: VisionBlockWeights, cfg: VisionConfig, cos: F32, sin: F32, cuSeqlens: Int32Array, inPlace: boolean): F32 {
   const n = x.shape[0];
   const shape = [n, cfg.numHeads, cfg.headDim];
-  {
-    using h = rmsnorm(x, w.norm1, VISION_NORM_EPS);
-    // Linear outputs [n, hidden] viewed as [n, heads, head_dim] for rope and attention.
-    using q0 = linear(h, w.q.weight, w.q.bias);
-    using k0 = linear(h, w.k.weight, w.k.bias);
-    using v0 = linear(h, w.v.weight, w.v.bias);
-    using q3 = q0.reshape(shape);
-    using k3 = k0.reshape(shape);
-    using v = v0.reshape(shape);
-    const q = rope(q3, cos, sin, { inPlace: true });
-    const k = rope(k3, cos, sin, { inPlace: true });
-    using a = attention(q, k, v, { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens });
-    using a2 = a.reshape([n, cfg.hiddenSize]);
-    addLinear(x, a2, w.proj);
-  }
-  using h = rmsnorm(x, w.norm2, VISION_NORM_EPS);
-  using g = linear(h, w.gate.weight, w.gate.bias);
-  using u = linear(h, w.up.weight, w.up.bias);
-  using s = swiglu(g, u);
-  addLinear(x, s, w.down);
+  using s = new TensorScope();
+  const h = s.use(rmsnorm(x, w.norm1, VISION_NORM_EPS));
+  // Linear outputs [n, hidden] viewed as [n, heads, head_dim] for rope and attention.
+  const q = s.use(rope(s.use(reshape(s.use(linear(h, w.q.weight, w.q.bias)), shape)), cos, sin, { inPlace }));
+  const k = s.use(rope(s.use(reshape(s.use(linear(h, w.k.weight, w.k.bias)), shape)), cos, sin, { inPlace }));
+  const v = s.use(reshape(s.use(linear(h, w.v.weight, w.v.bias)), shape));
+  const a = s.use(attention(q, k, v, { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens }));
+  const x1 = residual(x, s.use(reshape(a, [n, cfg.hiddenSize])), w.proj, inPlace);
+  if (x1 !== x) s.use(x1);
+  const h2 = s.use(rmsnorm(x1, w.norm2, VISION_NORM_EPS));
+  const g = s.use(linear(h2, w.gate.weight, w.gate.bias));
+  const u = s.use(linear(h2, w.up.weight, w.up.bias));
+  return residual(x1, s.use(swiglu(g, u)), w.down, inPlace);
 }
 
 /**
@@ -66,14 +66,18 @@ export function encodeImages(w: VisionWeights, cfg: VisionConfig, pixels: F32, g
     trace?.('vision.patch_embed_out', embedded);
     x = gatherRows(embedded, toWindowOrder);
   }
+  // Under a gradient tape every op makes new tensors (nothing the tape keeps is overwritten).
+  const inPlace = recordingTape() === undefined;
   try {
     const full = new Set(cfg.fullattBlockIndexes);
     w.blocks.forEach((bw, j) => {
-      block(x, bw, cfg, cos, sin, full.has(j) ? layout.cuSeqlens : layout.cuWindowSeqlens);
+      const next = visionBlock(x, bw, cfg, cos, sin, full.has(j) ? layout.cuSeqlens : layout.cuWindowSeqlens, inPlace);
+      if (next !== x) x.dispose();
+      x = next;
       trace?.(`vision.block_out.${j}`, x);
     });
     using normed = rmsnorm(x, w.mergerNorm, VISION_NORM_EPS);
-    using grouped = normed.reshape([n / unit, unit * cfg.hiddenSize]);
+    using grouped = reshape(normed, [n / unit, unit * cfg.hiddenSize]);
     using h1 = linear(grouped, w.mergerFc1.weight, w.mergerFc1.bias);
     using act = gelu(h1);
     using merged = linear(act, w.mergerFc2.weight, w.mergerFc2.bias);

@@ -54,9 +54,25 @@ export interface TextWeights {
   lmHead: Matrix;
 }
 
+/** Where a tensor used by the towers lives in the checkpoint: a whole tensor, or a slice of one. */
+export interface ParamSlice {
+  /** The checkpoint (HF) name of the tensor. */
+  name: string;
+  /** First element of the slice within it (0 for a whole tensor or a reshaped view). */
+  offset: number;
+}
+
 export interface ModelWeights {
   text: TextWeights;
   vision: VisionWeights;
+  /** Every checkpoint tensor by its HF name (as in the checkpoint; tied embeddings once). */
+  params: Map<string, Tensor>;
+  /**
+   * The tensors the towers hold (whole tensors and views: the vision q/k/v rows of the fused
+   * qkv weight, the patch kernel as a matrix, a tied lm_head) → where they sit in `params`;
+   * what routes a gradient to its parameter.
+   */
+  slices: Map<Tensor, ParamSlice>;
   scheme: NamingScheme;
   dtype: WeightDType;
   device: Device;
@@ -115,6 +131,8 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
   const file = checkpointFile(dir);
   const source = openSafetensors(file);
   const owned: Tensor[] = [];
+  const params = new Map<string, Tensor>();
+  const slices = new Map<Tensor, ParamSlice>();
   try {
     const names = source.keys();
     const scheme = detectScheme(names);
@@ -160,6 +178,8 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
       }
       out = out.moveTo(device);
       owned.push(out);
+      params.set(name, out);
+      slices.set(out, { name, offset: 0 });
       opts.onProgress?.({ loaded: ++loaded, total, name });
       return out;
     };
@@ -193,6 +213,7 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
     const patch = mat('vision.patch_embed.proj.weight');
     const patchEmbed = patch.reshape([v.hiddenSize, patch.size / v.hiddenSize]);
     owned.push(patchEmbed);
+    slices.set(patchEmbed, slices.get(patch)!);
     const vision: VisionWeights = {
       patchEmbed,
       blocks: await eachLayer(v.depth, (i) => {
@@ -204,6 +225,8 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
           const weight = qkv.weight.view([H, H], j * H * H);
           const bias = qkv.bias!.view([H], j * H);
           owned.push(weight, bias);
+          slices.set(weight, { name: slices.get(qkv.weight)!.name, offset: j * H * H });
+          slices.set(bias, { name: slices.get(qkv.bias!)!.name, offset: j * H });
           return { weight, bias };
         };
         return {
@@ -221,7 +244,7 @@ export async function loadWeights(dir: string, cfg: ModelConfig, opts: LoadWeigh
       mergerFc2: lin('vision.merger.mlp.2', true),
     };
     return {
-      text, vision, scheme, dtype, device,
+      text, vision, params, slices, scheme, dtype, device,
       dispose() {
         for (const x of owned) x.dispose();
       },
