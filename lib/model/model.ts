@@ -5,13 +5,14 @@
 // activations all live on the device given to loadModel; only results handed to JS come back.
 import { addonInfo } from '../native.js';
 import { runtimeInfo } from '../runtime.js';
-import type { Device } from '../tensor.js';
+import type { Device, Tensor } from '../tensor.js';
 import { readConfig, type ModelConfig } from './config.js';
 import { decode, DecodeBuffers, embedTokens, lmHeadLogits } from './decoder.js';
 import { checkInputs, checkTokenIds, type ModelInputs } from './inputs.js';
 import { KvCache } from './kv-cache.js';
-import { decodePositionIds, getRopeIndex } from './rope-index.js';
-import { encodeImages, type Trace } from './vision.js';
+import { embedPacked } from './packing.js';
+import { decodePositionIds } from './rope-index.js';
+import type { Trace } from './vision.js';
 import { loadWeights, type F32, type LoadProgress, type ModelWeights, type WeightDType } from './weights.js';
 
 export interface LoadModelOptions {
@@ -86,6 +87,15 @@ export class Model implements Disposable {
     return this.weights.device;
   }
 
+  /**
+   * Every checkpoint tensor as [HF name, tensor] (the names of the loaded checkpoint; tied
+   * embeddings once, under the embedding's name). The tensors are the model's own: writing
+   * into them changes the model.
+   */
+  parameters(): [string, Tensor][] {
+    return [...this.weights.params];
+  }
+
   /** Prompt through vision tower and decoder into `cache` (which must be empty). */
   prefillInto(inputs: ModelInputs, cache: KvCache, opts: ForwardOptions = {}): Prefilled {
     const w = this.weights;
@@ -93,28 +103,16 @@ export class Model implements Disposable {
     if (cache.length !== 0) throw new Error('prefill needs an empty KV cache (this session already holds a prompt)');
     const checked = checkInputs(inputs, cfg, w.device);
     try {
-      const rope = getRopeIndex(checked.ids, checked.grids, { imageTokenId: cfg.tokens.image, spatialMergeSize: cfg.vision.spatialMergeSize });
-      let imageRows: F32 | undefined;
-      let imageEmbeds: Float32Array | undefined;
-      if (checked.pixels) {
-        imageRows = encodeImages(w.vision, cfg.vision, checked.pixels, checked.grids, opts.trace);
-        imageEmbeds = imageRows.toArray();
-      }
+      const packed = embedPacked(w, cfg, [checked], { trace: opts.trace, keepImageEmbeds: true });
       const hiddenStates: Float32Array[] | undefined = opts.outputHiddenStates ? [] : undefined;
-      let x: F32;
       try {
-        x = embedTokens(w.text, checked.ids, imageRows && { rows: imageRows, positions: checked.imagePositions });
-      } finally {
-        imageRows?.dispose();
-      }
-      try {
-        const normed = decode(w.text, cfg.text, x, rope.positionIds, [{ cache, start: 0, count: checked.ids.length }], {
+        const normed = decode(w.text, cfg.text, packed.x, packed.positionIds, [{ cache, start: 0, count: checked.ids.length }], {
           trace: opts.trace,
           onLayer: hiddenStates && ((_, h) => hiddenStates.push(h.toArray())),
         });
-        return { normed, positionIds: rope.positionIds, ropeDeltas: rope.ropeDeltas, imageEmbeds, hiddenStates };
+        return { normed, positionIds: packed.positionIds, ropeDeltas: packed.ropeDeltas[0], imageEmbeds: packed.imageEmbeds, hiddenStates };
       } finally {
-        x.dispose();
+        packed.x.dispose();
       }
     } finally {
       if (checked.ownsPixels) checked.pixels?.dispose();
