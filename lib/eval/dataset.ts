@@ -19,6 +19,8 @@ export interface McqRecord {
   answer: string;
   modality?: string;
   task?: string;
+  /** The full assistant text to train on (SFT), when the record carries one. */
+  response?: string;
 }
 
 export interface DatasetProblem {
@@ -72,6 +74,7 @@ function normaliseRecord(obj: unknown, line: number, baseDir: string): McqRecord
   const meta = {
     modality: typeof r.modality === 'string' ? r.modality : undefined,
     task: typeof r.task === 'string' ? r.task : undefined,
+    ...(typeof r.response === 'string' ? { response: r.response } : {}),
   };
   const imagePath = isAbsolute(image) ? image : resolve(baseDir, image);
   if (Array.isArray(r.conversations)) {
@@ -83,7 +86,9 @@ function normaliseRecord(obj: unknown, line: number, baseDir: string): McqRecord
     const { question, options } = splitInlineOptions(human.value.replace(/<image>\s*/g, '').trim());
     if (Object.keys(options).length < 2) throw new Error('could not find at least two options (lines like "A. …") in the human turn');
     const answer = answerLetter(gpt.value, options);
-    return { line, image: imagePath, question, options, answer, ...meta };
+    // A gpt turn with reasoning tags is a full assistant text to train on.
+    const response = /<answer>/.test(gpt.value) && /<think>/.test(gpt.value) ? gpt.value : meta.response;
+    return { line, image: imagePath, question, options, answer, ...meta, ...(response ? { response } : {}) };
   }
   if (typeof r.question !== 'string' || !r.question.trim()) throw new Error("field 'question' must be a non-empty string");
   const options = normaliseOptions(r.options);

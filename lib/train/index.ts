@@ -1,0 +1,29 @@
+// Training entry points of the public API. Each loop runs in a worker thread (train-worker.ts):
+// the promise resolves when it finishes, `onStep` receives every step's metrics, `signal`
+// stops it between steps (the last checkpoint stays as it was).
+import { WorkerClient } from '../infer/worker-rpc.js';
+import type { SftConfig, SftResult, SftStepMetrics, TrainCallbacks } from './sft-loop.js';
+import type { TrainEvent } from './train-worker.js';
+
+async function inWorker<M, R>(method: string, args: unknown[], cb: TrainCallbacks<M>): Promise<R> {
+  const client = new WorkerClient(new URL('./train-worker.js', import.meta.url));
+  try {
+    const it = client.stream<TrainEvent<M>, R>(method, args, { signal: cb.signal });
+    let r = await it.next();
+    while (!r.done) {
+      if (r.value.type === 'step') cb.onStep?.(r.value.metrics);
+      else cb.onLog?.(r.value.line);
+      r = await it.next();
+    }
+    return r.value;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Supervised fine-tuning (see SftConfig); `resume` continues from the newest checkpoint in `output`. */
+export function trainSft(config: SftConfig, cb: TrainCallbacks<SftStepMetrics> & { resume?: boolean } = {}): Promise<SftResult> {
+  return inWorker('sft', [config, cb.resume ?? false], cb);
+}
+
+export type { SftConfig, SftResult, SftStepMetrics, TrainCallbacks } from './sft-loop.js';

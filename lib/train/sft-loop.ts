@@ -1,0 +1,207 @@
+// The SFT loop: JSONL multiple-choice records (with reasoning traces or reference answers) →
+// packed micro-batches under a token budget → loss and gradients through the whole model →
+// AdamW with clipping, a learning-rate schedule and a non-finite guard → metrics JSONL, a
+// loss curve and atomic checkpoints that resume bit-exactly. Runs in the calling thread;
+// trainSft() (train-worker.ts) runs it in a worker so the caller's event loop stays free.
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadMcqDataset } from '../eval/dataset.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { loadModel, type Model } from '../model/model.js';
+import { loadProcessor } from '../processing/processor.js';
+import { createRng, deriveSeed } from '../random.js';
+import { readConfigFile, validate, type Schema } from './config.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { AdamW } from './optim.js';
+import { GradBuffers, trainablePredicate } from './params.js';
+import { lineChartSvg } from './plots.js';
+import { learningRateSchedule } from './schedule.js';
+import { microBatches, prepareSftExamples, type PreparedExample } from './sft-data.js';
+import { sftBackward } from './sft.js';
+
+export interface SftConfig {
+  /** Model folder (HF layout) to start from. */
+  model: string;
+  /** JSONL data (the layouts `gmai eval` reads; `response` = full assistant text to learn). */
+  data: string;
+  /** Folder for checkpoints, metrics.jsonl and loss.svg. */
+  output: string;
+  /** Optimiser steps (default: one epoch's worth when `epochs` is not given either). */
+  steps?: number;
+  epochs?: number;
+  /** Examples per optimiser step. */
+  batchSize: number;
+  /** Token budget of one micro-batch (prompt + completion tokens, images included). */
+  maxTokens: number;
+  learningRate: number;
+  schedule: 'constant' | 'cosine';
+  warmupSteps: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  seed: number;
+  /** Save a checkpoint every this many steps (and at the end). */
+  saveEvery?: number;
+  trainable: 'default' | 'all';
+  /** Weights in memory while training (compute is float32 either way). */
+  dtype?: 'float32' | 'bfloat16';
+  /** Stop after this many records have been prepared (quick runs). */
+  limit?: number;
+}
+
+export const SFT_SCHEMA: Schema = {
+  model: { type: 'string', required: true },
+  data: { type: 'string', required: true },
+  output: { type: 'string', required: true },
+  steps: { type: 'number', integer: true, min: 1 },
+  epochs: { type: 'number', min: 0, exclusiveMin: true },
+  batchSize: { type: 'number', integer: true, min: 1, default: 8 },
+  maxTokens: { type: 'number', integer: true, min: 1, default: 8192 },
+  learningRate: { type: 'number', min: 0, exclusiveMin: true, default: 1e-5 },
+  schedule: { type: 'enum', values: ['constant', 'cosine'], default: 'cosine' },
+  warmupSteps: { type: 'number', integer: true, min: 0, default: 0 },
+  weightDecay: { type: 'number', min: 0, default: 0 },
+  maxGradNorm: { type: 'number', min: 0, exclusiveMin: true, default: 1 },
+  seed: { type: 'number', integer: true, min: 0, default: 0 },
+  saveEvery: { type: 'number', integer: true, min: 1 },
+  trainable: { type: 'enum', values: ['default', 'all'], default: 'default' },
+  dtype: { type: 'enum', values: ['float32', 'bfloat16'] },
+  limit: { type: 'number', integer: true, min: 1 },
+};
+
+export function readSftConfig(file: string): SftConfig {
+  const c = readConfigFile<SftConfig>(file, SFT_SCHEMA);
+  // Paths in the file are relative to the file's folder.
+  const base = resolve(file, '..');
+  return { ...c, model: resolve(base, c.model), data: resolve(base, c.data), output: resolve(base, c.output) };
+}
+
+export interface SftStepMetrics {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokens: number;
+  tokensPerSecond: number;
+  /** Set when the non-finite guard skipped the step. */
+  skipped?: string;
+  epoch: number;
+}
+
+export interface TrainCallbacks<M> {
+  onStep?: (m: M) => void;
+  /** One-line notices (bad records, resume, checkpoints). */
+  onLog?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** What a checkpoint records about the loop (beside weights and optimiser state). */
+export interface TrainerState {
+  step: number;
+  /** Examples consumed so far (the data position). */
+  consumed: number;
+  seed: number;
+  config: unknown;
+}
+
+/** The example order of an epoch: a permutation fixed by (seed, epoch), so resuming needs only the position. */
+function epochOrder(n: number, seed: number, epoch: number): number[] {
+  return createRng(deriveSeed('sft-order', seed, epoch)).shuffle(Array.from({ length: n }, (_, i) => i));
+}
+
+export function latestCheckpoint(output: string): string | undefined {
+  if (!existsSync(output)) return undefined;
+  const steps = readdirSync(output).map((d) => /^checkpoint-(\d+)$/.exec(d)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
+  return steps.length ? join(output, `checkpoint-${Math.max(...steps)}`) : undefined;
+}
+
+export interface SftResult {
+  steps: number;
+  finalLoss: number;
+  checkpoint: string;
+  metrics: SftStepMetrics[];
+}
+
+export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics> & { resume?: boolean } = {}): Promise<SftResult> {
+  const config = validate<SftConfig>(raw as unknown as Record<string, unknown>, SFT_SCHEMA, 'SFT config');
+  const log = opts.onLog ?? (() => {});
+  mkdirSync(config.output, { recursive: true });
+  const resumeFrom = opts.resume ? latestCheckpoint(config.output) : undefined;
+  if (opts.resume && !resumeFrom) log(`no checkpoint in ${config.output}: starting from ${config.model}`);
+
+  const processor = await loadProcessor(config.model);
+  const { records, problems } = loadMcqDataset(config.data, { limit: config.limit });
+  for (const p of problems) log(`${config.data}:${p.line}: skipped: ${p.message}`);
+  const examples = await prepareSftExamples(records, processor, (line, message) => log(`${config.data}:${line}: skipped: ${message}`));
+  if (examples.length === 0) throw new Error(`${config.data}: no usable records`);
+  const totalSteps = config.steps ?? Math.max(1, Math.ceil(((config.epochs ?? 1) * examples.length) / config.batchSize));
+
+  const ckpt = resumeFrom ? await loadCheckpoint(resumeFrom) : undefined;
+  const model: Model = await loadModel(ckpt ? resumeFrom! : config.model, { dtype: config.dtype });
+  try {
+    const isTrainable = trainablePredicate(model.weights, config.trainable);
+    using opt = AdamW.forModel(model.parameters().filter(([name]) => isTrainable(name)), { weightDecay: config.weightDecay, maxGradNorm: config.maxGradNorm });
+    const trainer: TrainerState = (ckpt?.trainerState as TrainerState | undefined) ?? { step: 0, consumed: 0, seed: config.seed, config };
+    if (ckpt) {
+      opt.loadState(ckpt.optimizer!);
+      log(`resumed from ${resumeFrom} at step ${trainer.step}`);
+    }
+    const schedule = learningRateSchedule({ kind: config.schedule, lr: config.learningRate, warmupSteps: config.warmupSteps, totalSteps });
+    const metricsFile = join(config.output, 'metrics.jsonl');
+    const history = readHistory(metricsFile, trainer.step);
+    writeFileAtomic(metricsFile, history.map((m) => JSON.stringify(m) + '\n').join(''));
+    using grads = new GradBuffers(model.weights);
+    let checkpoint = resumeFrom ?? '';
+    let order = { epoch: -1, perm: [] as number[] };
+    while (trainer.step < totalSteps) {
+      await new Promise((r) => setImmediate(r));  // lets an abort (a message to this worker) in between steps
+      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('training aborted');
+      const t0 = performance.now();
+      const batch: PreparedExample[] = [];
+      for (let k = 0; k < config.batchSize; k++) {
+        const epoch = Math.floor(trainer.consumed / examples.length);
+        if (order.epoch !== epoch) order = { epoch, perm: epochOrder(examples.length, config.seed, epoch) };
+        batch.push(examples[order.perm[trainer.consumed % examples.length]]);
+        trainer.consumed++;
+      }
+      const completionTokens = batch.reduce((s, e) => s + e.completionIds.length, 0);
+      let lossSum = 0, tokens = 0;
+      for (const mb of microBatches(batch, config.maxTokens)) {
+        const r = sftBackward(model, mb, grads, { isTrainable, lossScale: 1 / completionTokens });
+        lossSum += r.lossSum;
+        tokens += mb.reduce((s, e) => s + e.tokens, 0);
+      }
+      const loss = lossSum / completionTokens;
+      const lr = schedule(trainer.step);
+      const res = opt.step(grads.tensors, { lr, loss });
+      grads.clear();
+      trainer.step++;
+      const m: SftStepMetrics = {
+        step: trainer.step, totalSteps, loss, lr, gradNorm: res.gradNorm, tokens,
+        tokensPerSecond: tokens / ((performance.now() - t0) / 1000), epoch: trainer.consumed / examples.length,
+        ...(res.skipped ? { skipped: res.reason } : {}),
+      };
+      if (res.skipped) log(`step ${m.step}: skipped (${res.reason}); weights unchanged`);
+      history.push(m);
+      appendFileSync(metricsFile, JSON.stringify(m) + '\n');
+      opts.onStep?.(m);
+      const last = trainer.step === totalSteps;
+      if (last || (config.saveEvery && trainer.step % config.saveEvery === 0)) {
+        checkpoint = join(config.output, `checkpoint-${trainer.step}`);
+        await saveCheckpoint(checkpoint, { model, like: config.model, optimizer: opt.state(), trainerState: { ...trainer } });
+        writeFileAtomic(join(config.output, 'loss.svg'), lineChartSvg([{ name: 'training loss', points: history.map((h) => [h.step, h.loss]) }],
+          { title: 'SFT loss', xLabel: 'step', yLabel: 'mean −log p per completion token' }));
+        log(`saved ${checkpoint}`);
+      }
+    }
+    return { steps: trainer.step, finalLoss: history.at(-1)?.loss ?? NaN, checkpoint, metrics: history };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Metrics lines of steps ≤ `upTo` (a resumed run rewrites what came after its checkpoint). */
+function readHistory(file: string, upTo: number): SftStepMetrics[] {
+  if (!existsSync(file) || upTo === 0) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SftStepMetrics).filter((m) => m.step <= upTo);
+}
