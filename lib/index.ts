@@ -15,6 +15,8 @@ export { parseAnswer, extractLetter, isR1Format } from './infer/answer.js';
 export type { ParsedAnswer, ParseOptions } from './infer/answer.js';
 export * as rewards from './train/rewards.js';
 export { accuracyReward, formatReward } from './train/rewards.js';
+export { grpoLoss, computeAdvantages } from './train/grpo.js';
+export type { GrpoLossArgs, GrpoLossResult, GrpoMetrics, Advantages, AdvantagesInput, TensorData, ScaleRewards } from './train/grpo.js';
 export { Tokenizer } from './processing/tokenizer.js';
 export { loadProcessor, Processor } from './processing/processor.js';
 export type { ProcessorInputs, ProcessorOverrides, ImageOptions } from './processing/processor.js';

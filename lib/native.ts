@@ -20,6 +20,23 @@ export interface ProbeResult { value: number; seconds: number; isa: string }
 
 export interface CudaDeviceInfo { name: string; memoryBytes: number; computeCapability: string }
 
+/** Configuration of the native GRPO per-token loss (loss_api.cc). */
+export interface GrpoTokenLossConfig {
+  lossType: 'grpo' | 'bnpo' | 'dr_grpo' | 'dapo' | 'cispo' | 'sapo';
+  importanceSamplingLevel?: 'token' | 'sequence';
+  beta?: number;
+  epsilonLow?: number;
+  epsilonHigh?: number;
+  /** Two-sided clipping cap of the ratio; absent or null = off. */
+  delta?: number | null;
+  sapoTemperaturePos?: number;
+  sapoTemperatureNeg?: number;
+  maxCompletionLength?: number;
+  /** dapo / cispo normaliser: completion tokens of the whole batch / processes. */
+  numItems?: number;
+  gradientAccumulationSteps?: number;
+}
+
 export interface NativeAddon {
   // Tensors (tensor_api.cc)
   empty(dtype: number, shape: number[], device?: string): Handle;
@@ -63,6 +80,15 @@ export interface NativeAddon {
   sample(logits: Handle, tokens: Handle, logprobs: Handle, raw: Handle, params: object): void;
   philox4x32(counter: Uint32Array, key: Uint32Array): Uint32Array;
 
+  // Losses (loss_api.cc)
+  tokenLogprobs(x: Handle, lmHead: Handle | null, targets: Handle, logp: Handle, lse: Handle, entropy: Handle | null,
+    opts: { temperature?: number; chunkRows?: number }): void;
+  tokenLogprobsBackward(x: Handle, lmHead: Handle | null, targets: Handle, lse: Handle, dlogp: Handle, dx: Handle,
+    dLmHead: Handle | null, opts: { temperature?: number; chunkRows?: number }): void;
+  grpoTokenLoss(logp: Handle, oldLogp: Handle | null, refLogp: Handle | null, advantages: Handle, mask: Handle,
+    entropy: Handle | null, outputs: { dlogp: Handle; perTokenLoss: Handle; coef1: Handle; coef2: Handle; kl: Handle; stats: Handle },
+    config: GrpoTokenLossConfig): void;
+
   // Images (image_api.cc)
   resizeBicubic(src: Handle, dst: Handle): void;
 
@@ -80,6 +106,7 @@ export const NATIVE_EXPORTS = [
   'gemm', 'gemmGroup', 'binary', 'scale', 'swiglu', 'softmax', 'convert', 'embedding', 'rmsnorm', 'opTable', 'runtimeInfo', 'setComputeNice',
   'attention', 'rope', 'scatterRows', 'gelu',
   'sample', 'philox4x32',
+  'tokenLogprobs', 'tokenLogprobsBackward', 'grpoTokenLoss',
   'resizeBicubic',
   'probeFmaPeak', 'probeReadBandwidth',
   'cudaDevices',

@@ -4,3 +4,4 @@ export * from './attention.js';
 export * from './sampling.js';
 export * from './image.js';
 export * from './shape.js';
+export * from './loss.js';

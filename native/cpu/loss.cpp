@@ -1,0 +1,166 @@
+// CPU kernels of the loss family (contracts in native/include/gmai/ops/loss.h): token
+// log-probs and their backward, chunked over rows so that only chunkRows × vocab logits exist
+// at a time (each chunk is one call of the GEMM kernel, threaded inside), and the GRPO
+// per-token loss (one row per task; the row maths is shared with CUDA in grpo_row.h).
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "gmai/ops.h"
+#include "grpo_row.h"
+#include "simd.h"
+#include "vmath.h"
+
+namespace gmai::cpu {
+
+namespace {
+
+// A 64-byte aligned float buffer; freed on scope exit.
+struct FloatBuffer {
+  explicit FloatBuffer(size_t n) : data(static_cast<float*>(std::aligned_alloc(64, ((n ? n : 1) * 4 + 63) / 64 * 64))) {
+    if (!data) throw std::bad_alloc();
+  }
+  ~FloatBuffer() { std::free(data); }
+  FloatBuffer(const FloatBuffer&) = delete;
+  FloatBuffer& operator=(const FloatBuffer&) = delete;
+  float* data;
+};
+
+// logits[r0 .. r0+count) = x[r0 ..] · lmHeadᵀ into buf [count, vocab].
+template <typename Args>
+void chunkLogits(const Context& ctx, const Args& a, int64_t r0, int64_t count, float* buf) {
+  GemmArgs g;
+  g.M = count; g.N = a.vocab; g.K = a.hidden;
+  g.A = a.x + r0 * a.hidden; g.lda = a.hidden;
+  g.B = a.lmHead; g.dtypeB = a.lmHeadType; g.bTransposed = true; g.ldb = a.hidden;
+  g.C = buf; g.ldc = a.vocab;
+  gemm(ctx, g);
+}
+
+// Σ_v w[v]·l[v] in double, in blocks of float partial sums (the compiler vectorises them).
+GMAI_MULTIVERSION double weightedSum(const float* w, const float* l, int64_t n) {
+  double total = 0.0;
+  for (int64_t b = 0; b < n; b += 1024) {
+    const int64_t e = std::min(n, b + 1024);
+    float acc = 0.0f;
+    for (int64_t j = b; j < e; ++j) acc += w[j] * l[j];
+    total += acc;
+  }
+  return total;
+}
+
+// One row of the forward: l are raw logits (before 1/τ); w is scratch of vocab floats.
+void forwardRow(const TokenLogprobsArgs& a, const float* l, int64_t r, float* w) {
+  const float invT = a.invTemperature;
+  const float lMax = vmath::scanRow(l, a.vocab).max;
+  const double sum = vmath::expWeights(l, lMax, invT, w, a.vocab);  // w = exp((l − max)/τ)
+  const double lse = double(lMax) * invT + std::log(sum);
+  a.lse[r] = float(lse);
+  a.logp[r] = float(double(l[a.targets[r]]) * invT - lse);
+  // entropy = lse − Σ p·z, with p = w / sum and z = l/τ
+  if (a.entropy) a.entropy[r] = float(lse - weightedSum(w, l, a.vocab) * invT / sum);
+}
+
+// One row of the backward, written into d (may alias l): d = dlogp·(onehot − softmax)/τ.
+void backwardRow(const TokenLogprobsBackwardArgs& a, const float* l, int64_t r, float* d) {
+  const float g = a.dlogp[r] * a.invTemperature;
+  if (g == 0.0f) {
+    for (int64_t v = 0; v < a.vocab; ++v) d[v] = 0.0f;
+    return;
+  }
+  const float lMax = vmath::scanRow(l, a.vocab).max;
+  vmath::expWeights(l, lMax, a.invTemperature, d, a.vocab);  // exp((l − max)/τ)
+  // softmax = exp((l − max)/τ) · exp(max/τ − lse); fold −g into the factor
+  const float scale = -g * float(std::exp(double(lMax) * a.invTemperature - double(a.lse[r])));
+  for (int64_t v = 0; v < a.vocab; ++v) d[v] *= scale;
+  d[a.targets[r]] += g;
+}
+
+// rows × cols → cols × rows (dst row stride `rows`), in cache-sized tiles.
+void transpose(const Context& ctx, const float* src, int64_t rows, int64_t cols, float* dst) {
+  constexpr int64_t kTile = 64;
+  ctx.pool->parallelFor((cols + kTile - 1) / kTile, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t c0 = t0 * kTile; c0 < std::min(cols, t1 * kTile); c0 += kTile)
+      for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+        for (int64_t c = c0; c < std::min(cols, c0 + kTile); ++c)
+          for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r) dst[c * rows + r] = src[r * cols + c];
+  });
+}
+
+}  // namespace
+
+void tokenLogprobs(const Context& ctx, const TokenLogprobsArgs& a) {
+  const int64_t chunk = tokenLogprobsChunkRows(a.chunkRows, a.rows, a.vocab);
+  const int threads = ctx.pool->size();
+  FloatBuffer scratch(size_t(threads) * size_t(a.vocab));  // one softmax row per thread
+  std::unique_ptr<FloatBuffer> logits;
+  if (a.lmHead) logits = std::make_unique<FloatBuffer>(size_t(chunk) * size_t(a.vocab));
+  for (int64_t r0 = 0; r0 < a.rows; r0 += chunk) {
+    const int64_t count = std::min(chunk, a.rows - r0);
+    const float* l = a.x + r0 * a.vocab;
+    if (a.lmHead) { chunkLogits(ctx, a, r0, count, logits->data); l = logits->data; }
+    ctx.pool->run([&](int tid, int nt) {
+      float* w = scratch.data + size_t(tid) * size_t(a.vocab);
+      for (int64_t i = tid; i < count; i += nt) forwardRow(a, l + i * a.vocab, r0 + i, w);
+    });
+  }
+}
+
+void tokenLogprobsBackward(const Context& ctx, const TokenLogprobsBackwardArgs& a) {
+  if (!a.lmHead) {  // logits in, logits' gradient out: every row on its own
+    ctx.pool->parallelFor(a.rows, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) backwardRow(a, a.x + r * a.vocab, r, a.dx + r * a.vocab);
+    });
+    return;
+  }
+  const int64_t chunk = tokenLogprobsChunkRows(a.chunkRows, a.rows, a.vocab);
+  FloatBuffer dz(size_t(chunk) * size_t(a.vocab));
+  std::unique_ptr<FloatBuffer> dzT;
+  if (a.dLmHead) dzT = std::make_unique<FloatBuffer>(size_t(chunk) * size_t(a.vocab));
+  for (int64_t r0 = 0; r0 < a.rows; r0 += chunk) {
+    const int64_t count = std::min(chunk, a.rows - r0);
+    bool any = false;
+    for (int64_t i = 0; i < count; ++i) any = any || a.dlogp[r0 + i] != 0.0f;
+    if (!any) {  // nothing flows back through these rows
+      for (int64_t i = 0; i < count * a.hidden; ++i) a.dx[r0 * a.hidden + i] = 0.0f;
+      continue;
+    }
+    chunkLogits(ctx, a, r0, count, dz.data);
+    ctx.pool->parallelFor(count, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) backwardRow(a, dz.data + i * a.vocab, r0 + i, dz.data + i * a.vocab);
+    });
+    GemmArgs g;  // dx[chunk] = dz · lmHead   (lmHead [vocab, hidden] is [K, N])
+    g.M = count; g.N = a.hidden; g.K = a.vocab;
+    g.A = dz.data; g.lda = a.vocab;
+    g.B = a.lmHead; g.dtypeB = a.lmHeadType; g.bTransposed = false; g.ldb = a.hidden;
+    g.C = a.dx + r0 * a.hidden; g.ldc = a.hidden;
+    gemm(ctx, g);
+    if (a.dLmHead) {  // dLmHead += dzᵀ · x[chunk]
+      transpose(ctx, dz.data, count, a.vocab, dzT->data);
+      GemmArgs h;
+      h.M = a.vocab; h.N = a.hidden; h.K = count;
+      h.A = dzT->data; h.lda = count;
+      h.B = a.x + r0 * a.hidden; h.dtypeB = DType::F32; h.bTransposed = false; h.ldb = a.hidden;
+      h.C = a.dLmHead; h.ldc = a.hidden; h.beta = 1.0f;
+      gemm(ctx, h);
+    }
+  }
+}
+
+void grpoTokenLoss(const Context& ctx, const GrpoTokenLossArgs& a) {
+  std::vector<double> rowStats(size_t(a.B) * kGrpoStatCount);
+  double allTokens = 0.0;
+  for (int64_t b = 0; b < a.B; ++b) allTokens += grpo::rowTokens(a, b);
+  ctx.pool->parallelFor(a.B, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) grpo::lossRow(a, b, allTokens, rowStats.data() + b * kGrpoStatCount);
+  });
+  for (int s = 0; s < kGrpoStatCount; ++s) {  // summed in row order: deterministic
+    double total = 0.0;
+    for (int64_t b = 0; b < a.B; ++b) total += rowStats[size_t(b) * kGrpoStatCount + s];
+    a.stats[s] = float(total);
+  }
+}
+
+}  // namespace gmai::cpu
