@@ -63,6 +63,11 @@ export interface NativeAddon {
   sample(logits: Handle, tokens: Handle, logprobs: Handle, raw: Handle, params: object): void;
   philox4x32(counter: Uint32Array, key: Uint32Array): Uint32Array;
 
+  // Optimiser (optim_api.cc): one call over a whole list of tensors.
+  adamwStep(params: Handle[], grads: Handle[], expAvg: Handle[], expAvgSq: Handle[], modelWeights: (Handle | undefined)[] | null,
+    hyper: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number[]; step: number; gradScale?: number }): void;
+  sumOfSquares(tensors: Handle[]): number;
+
   // Images (image_api.cc)
   resizeBicubic(src: Handle, dst: Handle): void;
 
@@ -80,6 +85,7 @@ export const NATIVE_EXPORTS = [
   'gemm', 'gemmGroup', 'binary', 'scale', 'swiglu', 'softmax', 'convert', 'embedding', 'rmsnorm', 'opTable', 'runtimeInfo', 'setComputeNice',
   'attention', 'rope', 'scatterRows', 'gelu',
   'sample', 'philox4x32',
+  'adamwStep', 'sumOfSquares',
   'resizeBicubic',
   'probeFmaPeak', 'probeReadBandwidth',
   'cudaDevices',

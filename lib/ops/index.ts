@@ -3,3 +3,4 @@ export * from './basic.js';
 export * from './attention.js';
 export * from './sampling.js';
 export * from './image.js';
+export * from './optim.js';

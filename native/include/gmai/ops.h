@@ -18,6 +18,7 @@
 #include "gmai/ops/indexing.h"
 #include "gmai/ops/sampling.h"
 #include "gmai/ops/resize.h"
+#include "gmai/ops/optim.h"
 
 // The op list: every kernel once, as X(name, Args, backends). This list is the only place ops
 // are declared (GMAI_DECLARE_OP below), the addon's opTable() reports it, and the GPU parity
@@ -39,7 +40,9 @@
   X(scatterRows, ScatterRowsArgs, CpuAndCuda)         \
   X(gelu, GeluArgs, CpuAndCuda)                       \
   X(sample, SampleArgs, CpuAndCuda)                   \
-  X(resizeBicubic, ResizeArgs, CpuOnly)
+  X(resizeBicubic, ResizeArgs, CpuOnly)               \
+  X(adamw, AdamwArgs, CpuAndCuda)                     \
+  X(sumOfSquares, SumOfSquaresArgs, CpuAndCuda)
 
 namespace gmai {
 enum class OpBackends { CpuAndCuda, CpuOnly };
