@@ -88,6 +88,10 @@ export interface NativeAddon {
   grpoTokenLoss(logp: Handle, oldLogp: Handle | null, refLogp: Handle | null, advantages: Handle, mask: Handle,
     entropy: Handle | null, outputs: { dlogp: Handle; perTokenLoss: Handle; coef1: Handle; coef2: Handle; kl: Handle; stats: Handle },
     config: GrpoTokenLossConfig): void;
+  // Optimiser (optim_api.cc): one call over a whole list of tensors.
+  adamwStep(params: Handle[], grads: Handle[], expAvg: Handle[], expAvgSq: Handle[], modelWeights: (Handle | undefined)[] | null,
+    hyper: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number[]; step: number; gradScale?: number }): void;
+  sumOfSquares(tensors: Handle[]): number;
 
   // Images (image_api.cc)
   resizeBicubic(src: Handle, dst: Handle): void;
@@ -107,6 +111,7 @@ export const NATIVE_EXPORTS = [
   'attention', 'rope', 'scatterRows', 'gelu',
   'sample', 'philox4x32',
   'tokenLogprobs', 'tokenLogprobsBackward', 'grpoTokenLoss',
+  'adamwStep', 'sumOfSquares',
   'resizeBicubic',
   'probeFmaPeak', 'probeReadBandwidth',
   'cudaDevices',

@@ -5,3 +5,4 @@ export * from './sampling.js';
 export * from './image.js';
 export * from './shape.js';
 export * from './loss.js';
+export * from './optim.js';

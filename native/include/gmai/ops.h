@@ -19,31 +19,34 @@
 #include "gmai/ops/sampling.h"
 #include "gmai/ops/resize.h"
 #include "gmai/ops/loss.h"
+#include "gmai/ops/optim.h"
 
 // The op list: every kernel once, as X(name, Args, backends). This list is the only place ops
 // are declared (GMAI_DECLARE_OP below), the addon's opTable() reports it, and the GPU parity
 // suite (test/gpu/parity.test.js) walks it and fails on any op it does not cover.
 // backends: CpuAndCuda, or CpuOnly for ops whose CUDA kernel is not written (the addon raises a
 // clear error on CUDA tensors).
-#define GMAI_OPS(X)                                   \
-  X(gemm, GemmArgs, CpuAndCuda)                       \
-  X(gemmGroup, GemmGroupArgs, CpuAndCuda)             \
-  X(binary, BinaryArgs, CpuAndCuda)                   \
-  X(scale, ScaleArgs, CpuAndCuda)                     \
-  X(swiglu, SwigluArgs, CpuAndCuda)                   \
-  X(softmax, SoftmaxArgs, CpuAndCuda)                 \
-  X(convert, ConvertArgs, CpuAndCuda)                 \
-  X(embedding, EmbeddingArgs, CpuAndCuda)             \
-  X(rmsnorm, RmsNormArgs, CpuAndCuda)                 \
-  X(attention, AttentionArgs, CpuAndCuda)             \
-  X(rope, RopeArgs, CpuAndCuda)                       \
-  X(scatterRows, ScatterRowsArgs, CpuAndCuda)         \
-  X(gelu, GeluArgs, CpuAndCuda)                       \
-  X(sample, SampleArgs, CpuAndCuda)                   \
-  X(resizeBicubic, ResizeArgs, CpuOnly)                \
-  X(tokenLogprobs, TokenLogprobsArgs, CpuAndCuda)     \
+#define GMAI_OPS(X)                                  \
+  X(gemm, GemmArgs, CpuAndCuda)                      \
+  X(gemmGroup, GemmGroupArgs, CpuAndCuda)            \
+  X(binary, BinaryArgs, CpuAndCuda)                  \
+  X(scale, ScaleArgs, CpuAndCuda)                    \
+  X(swiglu, SwigluArgs, CpuAndCuda)                  \
+  X(softmax, SoftmaxArgs, CpuAndCuda)                \
+  X(convert, ConvertArgs, CpuAndCuda)                \
+  X(embedding, EmbeddingArgs, CpuAndCuda)            \
+  X(rmsnorm, RmsNormArgs, CpuAndCuda)                \
+  X(attention, AttentionArgs, CpuAndCuda)            \
+  X(rope, RopeArgs, CpuAndCuda)                      \
+  X(scatterRows, ScatterRowsArgs, CpuAndCuda)        \
+  X(gelu, GeluArgs, CpuAndCuda)                      \
+  X(sample, SampleArgs, CpuAndCuda)                  \
+  X(resizeBicubic, ResizeArgs, CpuOnly)              \
+  X(tokenLogprobs, TokenLogprobsArgs, CpuAndCuda)    \
   X(tokenLogprobsBackward, TokenLogprobsBackwardArgs, CpuAndCuda) \
-  X(grpoTokenLoss, GrpoTokenLossArgs, CpuAndCuda)
+  X(grpoTokenLoss, GrpoTokenLossArgs, CpuAndCuda)    \
+  X(adamw, AdamwArgs, CpuAndCuda)                    \
+  X(sumOfSquares, SumOfSquaresArgs, CpuAndCuda)
 
 namespace gmai {
 enum class OpBackends { CpuAndCuda, CpuOnly };
