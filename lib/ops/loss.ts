@@ -4,6 +4,7 @@
 // is O(chunkRows × vocabulary). It is the building block of the SFT cross-entropy
 // (loss = −mean logp over completion tokens) and of the GRPO loss.
 import { native, type GrpoTokenLossConfig } from '../native.js';
+import { recordingTape } from '../tape.js';
 import { Tensor, disposeAll } from '../tensor.js';
 
 type F32 = Tensor<'float32'>;
@@ -42,6 +43,22 @@ export function tokenLogprobs(hidden: F32, lmHead: Weight | null, targets: Tenso
     disposeAll(logp, lse, entropy);
     throw e;
   }
+  // Under a tape, logp records: its backward recomputes each chunk's logits from the saved
+  // hidden rows and lse (nothing of size N×V is kept).
+  recordingTape()?.record('tokenLogprobs', [hidden, lmHead], [logp], (save) => {
+    const h = save(hidden), w = save(lmHead), t = save(targets), l = save(lse);
+    const tape = recordingTape()!;
+    const wantW = lmHead !== null && tape.needsGrad(lmHead);
+    return ([g]) => {
+      const dW = wantW ? Tensor.zeros(lmHead!.shape, { device: hidden.device }) : undefined;
+      try {
+        return [tokenLogprobsBackward(h, w, t, l, g!, { temperature: opts.temperature, chunkRows: opts.chunkRows, dLmHead: dW }), dW];
+      } catch (e) {
+        dW?.dispose();
+        throw e;
+      }
+    };
+  });
   return { logp, lse, entropy, [Symbol.dispose]: () => disposeAll(logp, lse, entropy) };
 }
 

@@ -60,7 +60,9 @@ export function sftBackward(model: Model, batch: readonly SftExample[], grads: G
       using hidden = runLayers(w.text, cfg.text, x, packed.positionIds, packedPlan(packed.cuSeqlens));
       using picked = gatherRows(hidden, Int32Array.from(rows));
       using targetIds = Tensor.from<'int32'>(Int32Array.from(targets), [targets.length], { device: w.device });
-      return tokenLogprobs(picked, w.text.lmHead, targetIds).logp;
+      const r = tokenLogprobs(picked, w.text.lmHead, targetIds);
+      r.lse.dispose();  // (the tape keeps its own reference)
+      return r.logp;
     });
     let lossSum = 0;
     for (const lp of logp.toArray()) lossSum -= lp;
