@@ -30,14 +30,21 @@
   X(binary, BinaryArgs, CpuAndCuda)                   \
   X(scale, ScaleArgs, CpuAndCuda)                     \
   X(swiglu, SwigluArgs, CpuAndCuda)                   \
+  X(swigluBackward, SwigluBackwardArgs, CpuAndCuda)   \
   X(softmax, SoftmaxArgs, CpuAndCuda)                 \
+  X(softmaxBackward, SoftmaxBackwardArgs, CpuAndCuda) \
+  X(sumRows, SumRowsArgs, CpuAndCuda)                 \
   X(convert, ConvertArgs, CpuAndCuda)                 \
   X(embedding, EmbeddingArgs, CpuAndCuda)             \
+  X(embeddingBackward, EmbeddingBackwardArgs, CpuAndCuda) \
   X(rmsnorm, RmsNormArgs, CpuAndCuda)                 \
+  X(rmsnormBackward, RmsNormBackwardArgs, CpuAndCuda) \
   X(attention, AttentionArgs, CpuAndCuda)             \
   X(rope, RopeArgs, CpuAndCuda)                       \
+  X(ropeBackward, RopeArgs, CpuAndCuda)               \
   X(scatterRows, ScatterRowsArgs, CpuAndCuda)         \
   X(gelu, GeluArgs, CpuAndCuda)                       \
+  X(geluBackward, GeluBackwardArgs, CpuAndCuda)       \
   X(sample, SampleArgs, CpuAndCuda)                   \
   X(resizeBicubic, ResizeArgs, CpuOnly)
 
