@@ -53,15 +53,20 @@ export interface NativeAddon {
   mapFile(path: string): { handle: Handle; byteLength: number };
 
   // Foundation ops (ops_api.cc)
-  gemm(a: Handle, b: Handle, c: Handle, opts: { transB?: boolean; bias?: Handle; alpha?: number; beta?: number }): void;
+  gemm(a: Handle, b: Handle, c: Handle, opts: { transA?: boolean; transB?: boolean; bias?: Handle; alpha?: number; beta?: number }): void;
   gemmGroup(a: Handle, b: Handle[], c: Handle[], bias: (Handle | undefined)[], opts: { transB?: boolean }): void;
   binary(op: number, a: Handle, b: Handle, out: Handle): void;
   scale(a: Handle, out: Handle, scale: number, shift: number): void;
   swiglu(gate: Handle, up: Handle, out: Handle): void;
+  swigluBackward(dy: Handle, gate: Handle, up: Handle, dgate: Handle, dup: Handle): void;
   softmax(x: Handle, out: Handle, scale: number): void;
+  softmaxBackward(y: Handle, dy: Handle, dx: Handle, scale: number): void;
+  sumRows(x: Handle, out: Handle, accumulate: boolean): void;
   convert(src: Handle, dst: Handle): void;
   embedding(ids: Handle, table: Handle, out: Handle): void;
+  embeddingBackward(ids: Handle, dy: Handle, dtable: Handle): void;
   rmsnorm(x: Handle, w: Handle | null, out: Handle, eps: number, invRms: Handle | null): void;
+  rmsnormBackward(dy: Handle, x: Handle, w: Handle | null, invRms: Handle, dx: Handle, dweight: Handle | null): void;
   runtimeInfo(): RuntimeInfo;
   /** The op list of native/include/gmai/ops.h; `cuda`: this build runs the op on CUDA tensors. */
   opTable(): { name: string; cuda: boolean }[];
@@ -73,8 +78,10 @@ export interface NativeAddon {
     causal: boolean; scale?: number; cuSeqlensQ?: Int32Array; cuSeqlensK?: Int32Array; lse?: Handle;
   }): void;
   rope(x: Handle, cos: Handle, sin: Handle, out: Handle): void;
+  ropeBackward(dy: Handle, cos: Handle, sin: Handle, dx: Handle): void;
   scatterRows(dst: Handle, idx: Int32Array, src: Handle): void;
   gelu(x: Handle, out: Handle): void;
+  geluBackward(dy: Handle, x: Handle, dx: Handle): void;
 
   // Sampling (sampling_api.cc)
   sample(logits: Handle, tokens: Handle, logprobs: Handle, raw: Handle, params: object): void;
@@ -107,8 +114,9 @@ export interface NativeAddon {
 /** Every export of NativeAddon by name; `cudaDevices` only in CUDA builds. */
 export const NATIVE_EXPORTS = [
   'empty', 'fromArray', 'read', 'readFloat32', 'write', 'view', 'copy', 'dispose', 'isAlive', 'deviceOf', 'mapFile',
-  'gemm', 'gemmGroup', 'binary', 'scale', 'swiglu', 'softmax', 'convert', 'embedding', 'rmsnorm', 'opTable', 'runtimeInfo', 'setComputeNice',
-  'attention', 'rope', 'scatterRows', 'gelu',
+  'gemm', 'gemmGroup', 'binary', 'scale', 'swiglu', 'swigluBackward', 'softmax', 'softmaxBackward', 'sumRows', 'convert',
+  'embedding', 'embeddingBackward', 'rmsnorm', 'rmsnormBackward', 'opTable', 'runtimeInfo', 'setComputeNice',
+  'attention', 'rope', 'ropeBackward', 'scatterRows', 'gelu', 'geluBackward',
   'sample', 'philox4x32',
   'tokenLogprobs', 'tokenLogprobsBackward', 'grpoTokenLoss',
   'adamwStep', 'sumOfSquares',

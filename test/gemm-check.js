@@ -29,8 +29,8 @@ function makeB(r, shape, dtype) {
   return { b, values: b.toArray() };
 }
 
-/** Per output: sum_k a*b in float64 and the error scale sum_k |a||b|. */
-function reference(A, Bv, batch, M, K, N, transB, bBatched) {
+/** Per output: sum_k a*b in float64 and the error scale sum_k |a||b|. A is [M, K], or [K, M] with transA. */
+function reference(A, Bv, batch, M, K, N, transB, bBatched, transA = false) {
   const acc = new Float64Array(batch * M * N), bound = new Float64Array(batch * M * N);
   for (let b = 0; b < batch; b++) {
     const bOff = bBatched ? b * K * N : 0;
@@ -38,7 +38,7 @@ function reference(A, Bv, batch, M, K, N, transB, bBatched) {
       for (let j = 0; j < N; j++) {
         let s = 0, s1 = 0;
         for (let k = 0; k < K; k++) {
-          const a = A[(b * M + i) * K + k];
+          const a = transA ? A[(b * K + k) * M + i] : A[(b * M + i) * K + k];
           const w = Bv[bOff + (transB ? j * K + k : k * N + j)];
           s += a * w;
           s1 += Math.abs(a * w);
@@ -58,12 +58,13 @@ const VARIANTS = [
   { name: 'beta accumulate', alpha: -1.25, beta: 0.75, bias: true, prefill: 'random' },
 ];
 
-function check(r, failures, { batch, M, K, N, transB, dtype, bBatched }) {
+function check(r, failures, { batch, M, K, N, transA = false, transB, dtype, bBatched }) {
   const A = randomF32(r, batch * M * K);
-  const a = Tensor.from(A, batch === 1 ? [M, K] : [batch, M, K]);
+  const aShape = transA ? [K, M] : [M, K];
+  const a = Tensor.from(A, batch === 1 ? aShape : [batch, ...aShape]);
   const bShape = transB ? [N, K] : [K, N];
   const { b, values } = makeB(r, bBatched ? [batch, ...bShape] : bShape, dtype);
-  const { acc, bound } = reference(A, values, batch, M, K, N, transB, bBatched);
+  const { acc, bound } = reference(A, values, batch, M, K, N, transB, bBatched, transA);
   const biasV = randomF32(r, N);
   const bias = Tensor.from(biasV, [N]);
   const cShape = batch === 1 ? [M, N] : [batch, M, N];
@@ -71,7 +72,7 @@ function check(r, failures, { batch, M, K, N, transB, dtype, bBatched }) {
   for (const v of VARIANTS) {
     const c0 = v.prefill === 'nan' ? new Float32Array(batch * M * N).fill(NaN) : randomF32(r, batch * M * N);
     const c = Tensor.from(c0, cShape);
-    ops.matmul(a, b, { transB, alpha: v.alpha, beta: v.beta, bias: v.bias ? bias : undefined, out: c });
+    ops.matmul(a, b, { transA, transB, alpha: v.alpha, beta: v.beta, bias: v.bias ? bias : undefined, out: c });
     const got = c.toArray();
     c.dispose();
     for (let idx = 0; idx < got.length; idx++) {
@@ -81,7 +82,7 @@ function check(r, failures, { batch, M, K, N, transB, dtype, bBatched }) {
       // float32 rounding of every term, not of their (possibly cancelling) sum
       const tol = 1e-5 * (Math.abs(v.alpha) * bound[idx] + Math.abs(biasTerm) + Math.abs(betaTerm)) + 1e-30;
       if (!(Math.abs(got[idx] - want) <= tol)) {
-        failures.push(`${batch}x(${M}x${K}x${N}) transB=${transB} ${dtype} bBatched=${bBatched} ${v.name}: ` +
+        failures.push(`${batch}x(${M}x${K}x${N}) transA=${transA} transB=${transB} ${dtype} bBatched=${bBatched} ${v.name}: ` +
           `c[${idx}] = ${got[idx]}, expected ${want} (tol ${tol.toExponential(2)})`);
         break;
       }
@@ -127,15 +128,21 @@ function main() {
   const failures = [];
   let checked = 0;
   for (const [M, K, N] of SHAPES)
+    for (const transA of [false, true])
+      for (const transB of [false, true])
+        for (const dtype of DTYPES)
+          checked += check(r, failures, { batch: 1, M, K, N, transA, transB, dtype, bBatched: false });
+  // A stored [K, M] (transA): weight-gradient shapes dW = dYᵀ·X, K = tokens crossing KC
+  for (const [M, K, N] of [[45, 1100, 37], [1, 300, 70], [15, 1, 29], [29, 2, 1]])
     for (const transB of [false, true])
-      for (const dtype of DTYPES)
-        checked += check(r, failures, { batch: 1, M, K, N, transB, dtype, bBatched: false });
+      checked += check(r, failures, { batch: 1, M, K, N, transA: true, transB, dtype: 'float32', bBatched: false });
   // batched: B shared (2-D) and B per batch entry; small-M and blocked paths
   for (const [M, K, N] of [[5, 9, 11], [20, 9, 11]])
-    for (const transB of [false, true])
-      for (const bBatched of [false, true])
-        for (const dtype of ['float32', 'bfloat16'])
-          checked += check(r, failures, { batch: 3, M, K, N, transB, dtype, bBatched });
+    for (const transA of [false, true])
+      for (const transB of [false, true])
+        for (const bBatched of [false, true])
+          for (const dtype of ['float32', 'bfloat16'])
+            checked += check(r, failures, { batch: 3, M, K, N, transA, transB, dtype, bBatched });
   for (const group of GROUPS) for (const dtype of DTYPES) checked += checkGroup(r, failures, group, dtype);
   const info = runtimeInfo();
   process.stdout.write(JSON.stringify({ isa: info.cpuIsa, threads: info.threads, seed, checked, failures }) + '\n');

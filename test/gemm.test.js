@@ -38,7 +38,7 @@ for (const isa of isas) {
       const r = await runCheck(isa, threads, seed);
       t.is(r.isa, isa, 'GMAI_CPU_ISA cap took effect');
       t.is(r.threads, threads, 'GMAI_NUM_THREADS took effect');
-      t.true(r.checked > 250, `ran ${r.checked} checks`);
+      t.true(r.checked > 600, `ran ${r.checked} checks`);
       t.deepEqual(r.failures, [], `seed ${seed}`);
     });
   }
@@ -60,6 +60,17 @@ test('gemm argument errors name the tensor', (t) => {
   const batchedB = Tensor.from(new Float32Array(12), [2, 3, 2]);
   t.throws(() => ops.matmul(Tensor.from(new Float32Array(18), [3, 2, 3]), batchedB), { message: /'b' batch 2/ });
   for (const x of [a, b, bNK, ints, a16, okB, batchedB]) x.dispose();
+});
+
+test('gemm transA: a is read as [K, M]; shape errors say so', (t) => {
+  const a = Tensor.from(new Float32Array(6), [3, 2]);  // [K = 3, M = 2]
+  const b = Tensor.from(new Float32Array(8), [4, 2]);
+  t.throws(() => ops.matmul(a, b, { transA: true }), { message: /'a'.*\[K, M\].*'b'.*K = 4/ });
+  const b3 = Tensor.from(new Float32Array(12), [3, 4]);
+  const c = ops.matmul(a, b3, { transA: true });
+  t.deepEqual(c.shape, [2, 4]);
+  t.throws(() => ops.matmul(a, b3, { transA: true, out: Tensor.empty([3, 4]) }), { message: /'c'/ });
+  for (const x of [a, b, b3, c]) x.dispose();
 });
 
 test('grouped linears: argument errors name the part', (t) => {

@@ -61,7 +61,13 @@ export function rope(x: F32, cos: F32, sin: F32, opts: { inPlace?: boolean } = {
   return produce(out, () => ops().rope(x.handle, cos.handle, sin.handle, out.handle));
 }
 
-/** Rows of x [N, d] picked by `idx` → [idx.length, d] (the embedding gather on a float32 table). */
+/** Gradient of rope (the rotation by −angle): dx for upstream dy [T, H, D], same cos/sin. */
+export function ropeBackward(dy: F32, cos: F32, sin: F32): F32 {
+  const dx = Tensor.empty(dy.shape, { dtype: 'float32', device: dy.device });
+  return produce(dx, () => ops().ropeBackward(dy.handle, cos.handle, sin.handle, dx.handle));
+}
+
+/** Rows of x [N, d] picked by `idx` → [idx.length, d] (the embedding gather on a float32 table; its gradient is embeddingBackward). */
 export function gatherRows(x: F32, idx: Int32Array): F32 {
   using ids = Tensor.from<'int32'>(idx, [idx.length], { device: x.device });
   return embedding(ids, x);
@@ -70,6 +76,12 @@ export function gatherRows(x: F32, idx: Int32Array): F32 {
 /** dst[idx[i], :] = src[i, :], in place. */
 export function scatterRows(dst: F32, idx: Int32Array, src: F32): void {
   ops().scatterRows(dst.handle, idx, src.handle);
+}
+
+/** Gradient of the exact GELU: dx = dy·(Φ(x) + x·φ(x)). */
+export function geluBackward(dy: F32, x: F32): F32 {
+  const dx = Tensor.empty(x.shape, { dtype: 'float32', device: x.device });
+  return produce(dx, () => ops().geluBackward(dy.handle, x.handle, dx.handle));
 }
 
 /** GELU (exact erf form). */

@@ -26,6 +26,8 @@ function fill<T extends Tensor>(out: T, owned: boolean, fn: (o: T) => void): T {
 }
 
 export interface MatmulOptions {
+  /** `a` is stored [..., K, M] instead of [..., M, K]: dW = dYᵀ·X is `matmul(dY, X, { transA: true })`. */
+  transA?: boolean;
   /** `b` is stored [N, K] (a Linear weight [out, in]) instead of [K, N]. */
   transB?: boolean;
   bias?: F32;
@@ -35,16 +37,17 @@ export interface MatmulOptions {
   out?: F32;
 }
 
-/** a [..., M, K] · b → [..., M, N], float32 accumulation; b may be bf16/f16. */
+/** op(a) [..., M, K] · op(b) → [..., M, N], float32 accumulation; b may be bf16/f16. */
 export function matmul(a: F32, b: Weight, opts: MatmulOptions = {}): F32 {
-  const transB = opts.transB ?? false;
+  const transA = opts.transA ?? false, transB = opts.transB ?? false;
   if (a.shape.length < 2) throw new RangeError(`matmul: 'a' must have at least 2 dimensions, got [${a.shape.join(', ')}]`);
   if (b.shape.length < 2) throw new RangeError(`matmul: 'b' must have at least 2 dimensions, got [${b.shape.join(', ')}]`);
+  const m = transA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
   const n = transB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
-  const shape = [...a.shape.slice(0, -1), n];
+  const shape = [...a.shape.slice(0, -2), m, n];
   return fill(outFor(a, shape, opts.out), !opts.out, (c) =>
     ops().gemm(a.handle, b.handle, c.handle, {
-      transB, bias: opts.bias?.handle, alpha: opts.alpha ?? 1, beta: opts.beta ?? 0,
+      transA, transB, bias: opts.bias?.handle, alpha: opts.alpha ?? 1, beta: opts.beta ?? 0,
     }),
   );
 }
@@ -104,9 +107,37 @@ export function swiglu(gate: F32, up: F32, out?: F32): F32 {
   return fill(outFor(gate, gate.shape, out), !out, (o) => ops().swiglu(gate.handle, up.handle, o.handle));
 }
 
+/** Gradients of swiglu: with s = sigmoid(gate), dgate = dy·up·s·(1 + gate·(1 − s)), dup = dy·gate·s. */
+export function swigluBackward(dy: F32, gate: F32, up: F32): { dgate: F32; dup: F32 } {
+  const dgate = outFor(gate, gate.shape);
+  const dup = outFor(up, up.shape);
+  try {
+    ops().swigluBackward(dy.handle, gate.handle, up.handle, dgate.handle, dup.handle);
+    return { dgate, dup };
+  } catch (e) {
+    dgate.dispose();
+    dup.dispose();
+    throw e;
+  }
+}
+
 /** softmax over the last dimension of x·scale. A row of -Infinity gives zeros. */
 export function softmax(x: F32, opts: { scale?: number; out?: F32 } = {}): F32 {
   return fill(outFor(x, x.shape, opts.out), !opts.out, (o) => ops().softmax(x.handle, o.handle, opts.scale ?? 1));
+}
+
+/** Gradient of softmax for y = softmax(x·scale): dx = scale·y·(dy − Σ dy·y) per row. */
+export function softmaxBackward(y: F32, dy: F32, opts: { scale?: number } = {}): F32 {
+  return fill(outFor(y, y.shape), true, (o) => ops().softmaxBackward(y.handle, dy.handle, o.handle, opts.scale ?? 1));
+}
+
+/**
+ * Column sums of x [..., cols] into out [cols] (a bias gradient); `accumulate` adds them to
+ * out instead. Each column is summed over rows in order (deterministic). Returns out.
+ */
+export function sumRows(x: F32, out: F32, opts: { accumulate?: boolean } = {}): F32 {
+  ops().sumRows(x.handle, out.handle, opts.accumulate ?? false);
+  return out;
 }
 
 /**
@@ -119,12 +150,30 @@ export function rmsnorm(x: F32, weight: Weight | null, eps: number, opts: { out?
   );
 }
 
+/**
+ * Gradient of rmsnorm(x, weight, eps, { invRms }) for upstream dy: returns dx (new, like x).
+ * With `dweight` ([dim] float32) the weight gradient is added into it (deterministic).
+ */
+export function rmsnormBackward(dy: F32, x: F32, weight: Weight | null, invRms: F32, opts: { dweight?: F32 } = {}): F32 {
+  return fill(outFor(x, x.shape), true, (dx) =>
+    ops().rmsnormBackward(dy.handle, x.handle, weight?.handle ?? null, invRms.handle, dx.handle, opts.dweight?.handle ?? null),
+  );
+}
+
 /** Rows of `table` [rows, dim] (f32/bf16/f16) picked by int32 ids, as float32 [n, dim]. */
 export function embedding(ids: Tensor<'int32'>, table: Weight, out?: F32): F32 {
   if (table.shape.length !== 2) throw new RangeError(`embedding: 'table' must be [rows, dim], got [${table.shape.join(', ')}]`);
   return fill(outFor(table, [ids.size, table.shape[1]], out), !out, (o) =>
     ops().embedding(ids.handle, table.handle, o.handle),
   );
+}
+
+/**
+ * Gradient of embedding (and of gatherRows): dtable[ids[i], :] += dy[i, :]; repeated ids add
+ * up, in order (deterministic). dtable: float32 [rows, dim], accumulated in place.
+ */
+export function embeddingBackward(ids: Tensor<'int32'>, dy: F32, dtable: F32): void {
+  ops().embeddingBackward(ids.handle, dy.handle, dtable.handle);
 }
 
 /** Converts between float32, bfloat16 and float16 (and float64 to float32). */

@@ -72,20 +72,34 @@ Napi::Value attention(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// rope(x [T,H,D], cos [T,D/2], sin [T,D/2], out [T,H,D])
-Napi::Value rope(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto* x = tensorArg(info[0], "x"); auto* c = tensorArg(info[1], "cos"); auto* s = tensorArg(info[2], "sin");
-  auto* out = tensorArg(info[3], "out");
-  for (auto [t, n] : {std::pair{x, "x"}, {c, "cos"}, {s, "sin"}, {out, "out"}}) requireDtype(t, n, {DType::F32});
-  requireSameDevice({{x, "x"}, {c, "cos"}, {s, "sin"}, {out, "out"}});
-  if (x->shape().size() != 3) throw std::invalid_argument("rope: 'x' must be [T, heads, headDim], got " + shapeString(x->shape()));
+// rope(x [T,H,D], cos [T,D/2], sin [T,D/2], out [T,H,D]); ropeBackward(dy, cos, sin, dx) with
+// the same shapes (the tensor names in errors follow the op).
+RopeArgs ropeArgs(const Napi::CallbackInfo& info, const char* op, const char* xName, const char* outName) {
+  auto* x = tensorArg(info[0], xName); auto* c = tensorArg(info[1], "cos"); auto* s = tensorArg(info[2], "sin");
+  auto* out = tensorArg(info[3], outName);
+  for (auto [t, n] : {std::pair{x, xName}, {c, "cos"}, {s, "sin"}, {out, outName}}) requireDtype(t, n, {DType::F32});
+  requireSameDevice({{x, xName}, {c, "cos"}, {s, "sin"}, {out, outName}});
+  if (x->shape().size() != 3)
+    throw std::invalid_argument(std::string(op) + ": '" + xName + "' must be [T, heads, headDim], got " + shapeString(x->shape()));
   RopeArgs a; a.T = x->shape()[0]; a.H = x->shape()[1]; a.D = x->shape()[2];
-  if (a.D % 2) throw std::invalid_argument("rope: head size " + std::to_string(a.D) + " must be even");
-  requireShape(c, "cos", {a.T, a.D / 2}); requireShape(s, "sin", {a.T, a.D / 2}); requireShape(out, "out", x->shape());
+  if (a.D % 2) throw std::invalid_argument(std::string(op) + ": head size " + std::to_string(a.D) + " must be even");
+  requireShape(c, "cos", {a.T, a.D / 2}); requireShape(s, "sin", {a.T, a.D / 2}); requireShape(out, outName, x->shape());
   a.x = static_cast<const float*>(x->data()); a.out = static_cast<float*>(out->data());
   a.cos = static_cast<const float*>(c->data()); a.sin = static_cast<const float*>(s->data());
-  if (x->numel()) GMAI_CALL(env, x, rope, a);
+  return a;
+}
+
+Napi::Value rope(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RopeArgs a = ropeArgs(info, "rope", "x", "out");
+  if (a.T * a.H * a.D != 0) GMAI_CALL(env, tensorArg(info[0], "x"), rope, a);
+  return env.Undefined();
+}
+
+Napi::Value ropeBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RopeArgs a = ropeArgs(info, "ropeBackward", "dy", "dx");
+  if (a.T * a.H * a.D != 0) GMAI_CALL(env, tensorArg(info[0], "dy"), ropeBackward, a);
   return env.Undefined();
 }
 
@@ -120,13 +134,28 @@ Napi::Value gelu(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// geluBackward(dy, x, dx): see GeluBackwardArgs.
+Napi::Value geluBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* dy = tensorArg(info[0], "dy"); auto* x = tensorArg(info[1], "x"); auto* dx = tensorArg(info[2], "dx");
+  for (auto [t, n] : {std::pair{dy, "dy"}, {x, "x"}, {dx, "dx"}}) requireDtype(t, n, {DType::F32});
+  requireSameDevice({{dy, "dy"}, {x, "x"}, {dx, "dx"}});
+  requireShape(dy, "dy", x->shape()); requireShape(dx, "dx", x->shape());
+  GeluBackwardArgs a; a.n = x->numel();
+  a.dy = static_cast<const float*>(dy->data()); a.x = static_cast<const float*>(x->data()); a.dx = static_cast<float*>(dx->data());
+  if (a.n) GMAI_CALL(env, x, geluBackward, a);
+  return env.Undefined();
+}
+
 }  // namespace
 
 GMAI_ADDON_MODULE(attention_api) {
   exports.Set("attention", Napi::Function::New(env, attention, "attention"));
   exports.Set("rope", Napi::Function::New(env, rope, "rope"));
+  exports.Set("ropeBackward", Napi::Function::New(env, ropeBackward, "ropeBackward"));
   exports.Set("scatterRows", Napi::Function::New(env, scatterRows, "scatterRows"));
   exports.Set("gelu", Napi::Function::New(env, gelu, "gelu"));
+  exports.Set("geluBackward", Napi::Function::New(env, geluBackward, "geluBackward"));
 }
 
 }  // namespace gmai

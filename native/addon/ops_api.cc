@@ -16,11 +16,11 @@ const TensorHandle* optionalTensor(const Napi::Value& v, const char* name) {
   return (v.IsUndefined() || v.IsNull()) ? nullptr : tensorArg(v, name);
 }
 
-// The GemmArgs of c = alpha·a·op(b) (+ bias) + beta·c after checking the tensors:
-// a [.., M, K] f32, b [.., K, N] or [.., N, K] (transB) f32/bf16/f16, c [.., M, N] f32.
-// Leading dims of a and c are the batch; b is either shared (2-D) or batched like a.
+// The GemmArgs of c = alpha·op(a)·op(b) (+ bias) + beta·c after checking the tensors:
+// a [.., M, K] or [.., K, M] (transA) f32, b [.., K, N] or [.., N, K] (transB) f32/bf16/f16,
+// c [.., M, N] f32. Leading dims of a and c are the batch; b is either shared (2-D) or batched like a.
 GemmArgs gemmArgs(const TensorHandle* a, const TensorHandle* b, const TensorHandle* c, const TensorHandle* bias,
-                  bool transB, const char* bName, const char* cName) {
+                  bool transA, bool transB, const char* bName, const char* cName) {
   requireDtype(a, "a", {DType::F32});
   requireDtype(b, bName, {DType::F32, DType::BF16, DType::F16});
   requireDtype(c, cName, {DType::F32});
@@ -28,22 +28,21 @@ GemmArgs gemmArgs(const TensorHandle* a, const TensorHandle* b, const TensorHand
   if (a->shape().size() < 2 || b->shape().size() < 2 || c->shape().size() < 2)
     throw std::invalid_argument(std::string("gemm: 'a', '") + bName + "' and '" + cName + "' need at least 2 dimensions");
   auto& as = a->shape(); auto& bs = b->shape();
-  int64_t M = as[as.size() - 2], K = as.back();
+  int64_t M = transA ? as.back() : as[as.size() - 2], K = transA ? as[as.size() - 2] : as.back();
   int64_t bK = transB ? bs.back() : bs[bs.size() - 2], N = transB ? bs[bs.size() - 2] : bs.back();
   if (bK != K)
-    throw std::invalid_argument("gemm: 'a' is " + shapeString(as) + " but '" + bName + "' " + shapeString(bs) +
-                                (transB ? " ([N, K])" : " ([K, N])") + " has K = " + std::to_string(bK));
-  int64_t batch = a->numel() / std::max<int64_t>(M * K, 1);
-  if (M * K == 0) { batch = 1; for (size_t i = 0; i + 2 < as.size(); ++i) batch *= as[i]; }
+    throw std::invalid_argument("gemm: 'a' is " + shapeString(as) + (transA ? " ([K, M])" : "") + " but '" + bName + "' " +
+                                shapeString(bs) + (transB ? " ([N, K])" : " ([K, N])") + " has K = " + std::to_string(bK));
+  int64_t batch = 1; for (size_t i = 0; i + 2 < as.size(); ++i) batch *= as[i];
   int64_t bBatch = 1; for (size_t i = 0; i + 2 < bs.size(); ++i) bBatch *= bs[i];
   if (bBatch != 1 && bBatch != batch)
     throw std::invalid_argument("gemm: '" + std::string(bName) + "' batch " + std::to_string(bBatch) + " does not match 'a' batch " + std::to_string(batch));
-  std::vector<int64_t> cs(as.begin(), as.end() - 1); cs.push_back(N);
+  std::vector<int64_t> cs(as.begin(), as.end() - 2); cs.push_back(M); cs.push_back(N);
   requireShape(c, cName, cs);
   if (bias) requireShape(bias, "bias", {N}), requireDtype(bias, "bias", {DType::F32});
   GemmArgs g;
   g.batch = batch; g.M = M; g.N = N; g.K = K;
-  g.A = static_cast<const float*>(a->data()); g.lda = K; g.strideA = M * K;
+  g.A = static_cast<const float*>(a->data()); g.aTransposed = transA; g.lda = transA ? M : K; g.strideA = M * K;
   g.B = b->data(); g.dtypeB = b->dtype(); g.bTransposed = transB;
   g.ldb = transB ? K : N; g.strideB = bBatch == 1 ? 0 : K * N;
   g.C = static_cast<float*>(c->data()); g.ldc = N; g.strideC = M * N;
@@ -51,14 +50,15 @@ GemmArgs gemmArgs(const TensorHandle* a, const TensorHandle* b, const TensorHand
   return g;
 }
 
-// gemm(a, b, c, { transB, alpha, beta, bias }): see gemmArgs.
+// gemm(a, b, c, { transA, transB, alpha, beta, bias }): see gemmArgs.
 Napi::Value gemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* a = tensorArg(info[0], "a");
   auto* b = tensorArg(info[1], "b");
   auto* c = tensorArg(info[2], "c");
   Napi::Object opt = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
-  GemmArgs g = gemmArgs(a, b, c, optionalTensor(opt.Get("bias"), "bias"), opt.Get("transB").ToBoolean(), "b", "c");
+  GemmArgs g = gemmArgs(a, b, c, optionalTensor(opt.Get("bias"), "bias"), opt.Get("transA").ToBoolean(),
+                        opt.Get("transB").ToBoolean(), "b", "c");
   if (opt.Has("alpha")) g.alpha = opt.Get("alpha").ToNumber().FloatValue();
   if (opt.Has("beta")) g.beta = opt.Get("beta").ToNumber().FloatValue();
   if (g.batch * g.M * g.N == 0) return env.Undefined();
@@ -85,7 +85,7 @@ Napi::Value gemmGroup(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < n; ++i) {
     const std::string bName = "b[" + std::to_string(i) + "]", cName = "c[" + std::to_string(i) + "]";
     const TensorHandle* bias = i < biases.Length() ? optionalTensor(biases.Get(i), "bias") : nullptr;
-    g.parts[i] = gemmArgs(a, tensorArg(bs.Get(i), bName.c_str()), tensorArg(cs.Get(i), cName.c_str()), bias, transB,
+    g.parts[i] = gemmArgs(a, tensorArg(bs.Get(i), bName.c_str()), tensorArg(cs.Get(i), cName.c_str()), bias, false, transB,
                           bName.c_str(), cName.c_str());
     if (g.parts[i].batch != 1) throw std::invalid_argument("gemmGroup: '" + bName + "' must be a single 2-D matrix");
   }
@@ -142,6 +142,23 @@ Napi::Value swiglu(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// swigluBackward(dy, gate, up, dgate, dup): see SwigluBackwardArgs.
+Napi::Value swigluBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* dy = tensorArg(info[0], "dy"); auto* g = tensorArg(info[1], "gate"); auto* u = tensorArg(info[2], "up");
+  auto* dg = tensorArg(info[3], "dgate"); auto* du = tensorArg(info[4], "dup");
+  const std::initializer_list<std::pair<const TensorHandle*, const char*>> all = {{dy, "dy"}, {g, "gate"}, {u, "up"}, {dg, "dgate"}, {du, "dup"}};
+  for (auto [t, n] : all) requireDtype(t, n, {DType::F32});
+  requireSameDevice(all);
+  for (auto [t, n] : all) requireSameNumel(g, "gate", t, n);
+  SwigluBackwardArgs args; args.n = g->numel();
+  args.dy = static_cast<const float*>(dy->data()); args.gate = static_cast<const float*>(g->data());
+  args.up = static_cast<const float*>(u->data());
+  args.dgate = static_cast<float*>(dg->data()); args.dup = static_cast<float*>(du->data());
+  if (args.n) GMAI_CALL(env, g, swigluBackward, args);
+  return env.Undefined();
+}
+
 Napi::Value softmax(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* x = tensorArg(info[0], "x"); auto* out = tensorArg(info[1], "out");
@@ -152,6 +169,38 @@ Napi::Value softmax(const Napi::CallbackInfo& info) {
   args.x = static_cast<const float*>(x->data()); args.out = static_cast<float*>(out->data());
   args.scale = info[2].IsUndefined() ? 1.0f : info[2].ToNumber().FloatValue();
   if (x->numel()) GMAI_CALL(env, x, softmax, args);
+  return env.Undefined();
+}
+
+// softmaxBackward(y, dy, dx, scale): y = softmax(x·scale) over the last dimension.
+Napi::Value softmaxBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* y = tensorArg(info[0], "y"); auto* dy = tensorArg(info[1], "dy"); auto* dx = tensorArg(info[2], "dx");
+  for (auto [t, n] : {std::pair{y, "y"}, {dy, "dy"}, {dx, "dx"}}) requireDtype(t, n, {DType::F32});
+  requireSameDevice({{y, "y"}, {dy, "dy"}, {dx, "dx"}});
+  if (y->shape().empty()) throw std::invalid_argument("softmaxBackward: 'y' needs at least one dimension");
+  requireShape(dy, "dy", y->shape()); requireShape(dx, "dx", y->shape());
+  SoftmaxBackwardArgs args; args.cols = y->shape().back(); args.rows = args.cols ? y->numel() / args.cols : 0;
+  args.y = static_cast<const float*>(y->data()); args.dy = static_cast<const float*>(dy->data());
+  args.dx = static_cast<float*>(dx->data());
+  args.scale = info[3].IsUndefined() ? 1.0f : info[3].ToNumber().FloatValue();
+  if (y->numel()) GMAI_CALL(env, y, softmaxBackward, args);
+  return env.Undefined();
+}
+
+// sumRows(x [.., cols], out [cols], accumulate): column sums over all leading dimensions.
+Napi::Value sumRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* x = tensorArg(info[0], "x"); auto* out = tensorArg(info[1], "out");
+  requireDtype(x, "x", {DType::F32}); requireDtype(out, "out", {DType::F32});
+  requireSameDevice({{x, "x"}, {out, "out"}});
+  if (x->shape().empty()) throw std::invalid_argument("sumRows: 'x' needs at least one dimension");
+  SumRowsArgs args; args.cols = x->shape().back();
+  requireShape(out, "out", {args.cols});
+  args.rows = args.cols ? x->numel() / args.cols : 0;
+  args.x = static_cast<const float*>(x->data()); args.out = static_cast<float*>(out->data());
+  args.accumulate = info[2].ToBoolean();
+  if (args.cols) GMAI_CALL(env, x, sumRows, args);  // rows = 0: zeros (or out unchanged when accumulating)
   return env.Undefined();
 }
 
@@ -168,6 +217,16 @@ Napi::Value convert(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ids are validated on the host so no kernel reads or writes out of bounds.
+void checkIds(const TensorHandle* ids, int64_t rows, const char* op) {
+  std::vector<char> bytes = hostBytes(ids);
+  const int32_t* p = reinterpret_cast<const int32_t*>(bytes.data());
+  for (int64_t i = 0; i < ids->numel(); ++i)
+    if (p[i] < 0 || p[i] >= rows)
+      throw std::invalid_argument(std::string(op) + ": 'ids'[" + std::to_string(i) + "] = " + std::to_string(p[i]) +
+                                  " is outside the table of " + std::to_string(rows) + " rows");
+}
+
 // embedding(ids [n] i32, table [rows, dim], out [n, dim] f32)
 Napi::Value embedding(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -178,18 +237,28 @@ Napi::Value embedding(const Napi::CallbackInfo& info) {
   if (table->shape().size() != 2) throw std::invalid_argument("embedding: 'table' must be [rows, dim]");
   int64_t rows = table->shape()[0], dim = table->shape()[1];
   requireShape(out, "out", {ids->numel(), dim});
-  {  // ids are validated here so the kernel never reads out of bounds
-    std::vector<char> bytes = hostBytes(ids);
-    const int32_t* p = reinterpret_cast<const int32_t*>(bytes.data());
-    for (int64_t i = 0; i < ids->numel(); ++i)
-      if (p[i] < 0 || p[i] >= rows)
-        throw std::invalid_argument("embedding: 'ids'[" + std::to_string(i) + "] = " + std::to_string(p[i]) +
-                                    " is outside the table of " + std::to_string(rows) + " rows");
-  }
+  checkIds(ids, rows, "embedding");
   EmbeddingArgs args; args.count = ids->numel(); args.dim = dim; args.rows = rows;
   args.ids = static_cast<const int32_t*>(ids->data()); args.table = table->data(); args.tableType = table->dtype();
   args.out = static_cast<float*>(out->data());
   if (args.count) GMAI_CALL(env, ids, embedding, args);
+  return env.Undefined();
+}
+
+// embeddingBackward(ids [n] i32, dy [n, dim] f32, dtable [rows, dim] f32): dtable[ids[i]] += dy[i]
+Napi::Value embeddingBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* ids = tensorArg(info[0], "ids"); auto* dy = tensorArg(info[1], "dy"); auto* dt = tensorArg(info[2], "dtable");
+  requireDtype(ids, "ids", {DType::I32}); requireDtype(dy, "dy", {DType::F32}); requireDtype(dt, "dtable", {DType::F32});
+  requireSameDevice({{ids, "ids"}, {dy, "dy"}, {dt, "dtable"}});
+  if (dt->shape().size() != 2) throw std::invalid_argument("embeddingBackward: 'dtable' must be [rows, dim], got " + shapeString(dt->shape()));
+  const int64_t rows = dt->shape()[0], dim = dt->shape()[1];
+  requireShape(dy, "dy", {ids->numel(), dim});
+  checkIds(ids, rows, "embeddingBackward");
+  EmbeddingBackwardArgs args; args.count = ids->numel(); args.dim = dim; args.rows = rows;
+  args.ids = static_cast<const int32_t*>(ids->data()); args.dy = static_cast<const float*>(dy->data());
+  args.dtable = static_cast<float*>(dt->data());
+  if (args.count && dim) GMAI_CALL(env, ids, embeddingBackward, args);
   return env.Undefined();
 }
 
@@ -212,6 +281,29 @@ Napi::Value rmsnorm(const Napi::CallbackInfo& info) {
   args.invRms = inv ? static_cast<float*>(inv->data()) : nullptr;
   args.eps = info[3].ToNumber().FloatValue();
   if (x->numel()) GMAI_CALL(env, x, rmsnorm, args);
+  return env.Undefined();
+}
+
+// rmsnormBackward(dy, x [.., dim] f32, weight [dim] | null, invRms [rows] f32, dx, dweight [dim] f32 | null)
+Napi::Value rmsnormBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* dy = tensorArg(info[0], "dy"); auto* x = tensorArg(info[1], "x");
+  const TensorHandle* w = optionalTensor(info[2], "weight");
+  auto* inv = tensorArg(info[3], "invRms"); auto* dx = tensorArg(info[4], "dx");
+  const TensorHandle* dw = optionalTensor(info[5], "dweight");
+  for (auto [t, n] : {std::pair{dy, "dy"}, {x, "x"}, {inv, "invRms"}, {dx, "dx"}}) requireDtype(t, n, {DType::F32});
+  requireSameDevice({{dy, "dy"}, {x, "x"}, {w, "weight"}, {inv, "invRms"}, {dx, "dx"}, {dw, "dweight"}});
+  if (x->shape().empty()) throw std::invalid_argument("rmsnormBackward: 'x' needs at least one dimension");
+  requireShape(dy, "dy", x->shape()); requireShape(dx, "dx", x->shape());
+  RmsNormBackwardArgs args; args.dim = x->shape().back(); args.rows = args.dim ? x->numel() / args.dim : 0;
+  if (w) { requireDtype(w, "weight", {DType::F32, DType::BF16, DType::F16}); requireShape(w, "weight", {args.dim}); }
+  requireShape(inv, "invRms", {args.rows});
+  if (dw) { requireDtype(dw, "dweight", {DType::F32}); requireShape(dw, "dweight", {args.dim}); }
+  args.dy = static_cast<const float*>(dy->data()); args.x = static_cast<const float*>(x->data());
+  args.weight = w ? w->data() : nullptr; args.weightType = w ? w->dtype() : DType::F32;
+  args.invRms = static_cast<const float*>(inv->data()); args.dx = static_cast<float*>(dx->data());
+  args.dweight = dw ? static_cast<float*>(dw->data()) : nullptr;
+  if (x->numel()) GMAI_CALL(env, x, rmsnormBackward, args);
   return env.Undefined();
 }
 
@@ -275,10 +367,15 @@ GMAI_ADDON_MODULE(ops_api) {
   exports.Set("binary", Napi::Function::New(env, binary, "binary"));
   exports.Set("scale", Napi::Function::New(env, scale, "scale"));
   exports.Set("swiglu", Napi::Function::New(env, swiglu, "swiglu"));
+  exports.Set("swigluBackward", Napi::Function::New(env, swigluBackward, "swigluBackward"));
   exports.Set("softmax", Napi::Function::New(env, softmax, "softmax"));
+  exports.Set("softmaxBackward", Napi::Function::New(env, softmaxBackward, "softmaxBackward"));
+  exports.Set("sumRows", Napi::Function::New(env, sumRows, "sumRows"));
   exports.Set("convert", Napi::Function::New(env, convert, "convert"));
   exports.Set("embedding", Napi::Function::New(env, embedding, "embedding"));
+  exports.Set("embeddingBackward", Napi::Function::New(env, embeddingBackward, "embeddingBackward"));
   exports.Set("rmsnorm", Napi::Function::New(env, rmsnorm, "rmsnorm"));
+  exports.Set("rmsnormBackward", Napi::Function::New(env, rmsnormBackward, "rmsnormBackward"));
   exports.Set("opTable", Napi::Function::New(env, opTable, "opTable"));
   exports.Set("runtimeInfo", Napi::Function::New(env, runtimeInfo, "runtimeInfo"));
   exports.Set("setComputeNice", Napi::Function::New(env, setComputeNice, "setComputeNice"));

@@ -385,7 +385,9 @@ void attention(const Context& ctx, const AttentionArgs& a) {
   for (const Group& gr : groups) mergePartials(a, gr.w, gr.kvh, parts.data() + gr.first, gr.count);
 }
 
-void rope(const Context& ctx, const RopeArgs& a) {
+namespace {
+// rope with sin scaled by sinSign: +1 is the rotation, −1 its transpose (the backward).
+void rotateHalf(const Context& ctx, const RopeArgs& a, float sinSign) {
   const int64_t half = a.D / 2;
   ctx.pool->parallelFor(a.T, std::max<int64_t>(1, 4096 / std::max<int64_t>(a.H * a.D, 1)), [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
@@ -395,14 +397,18 @@ void rope(const Context& ctx, const RopeArgs& a) {
         const float* x = a.x + (t * a.H + h) * a.D;
         float* o = a.out + (t * a.H + h) * a.D;
         for (int64_t i = 0; i < half; ++i) {
-          const float x1 = x[i], x2 = x[i + half];  // read both before writing (out may be x)
-          o[i] = x1 * c[i] - x2 * s[i];
-          o[i + half] = x2 * c[i] + x1 * s[i];
+          const float x1 = x[i], x2 = x[i + half], si = sinSign * s[i];  // read both before writing (out may be x)
+          o[i] = x1 * c[i] - x2 * si;
+          o[i + half] = x2 * c[i] + x1 * si;
         }
       }
     }
   });
 }
+}  // namespace
+
+void rope(const Context& ctx, const RopeArgs& a) { rotateHalf(ctx, a, 1.0f); }
+void ropeBackward(const Context& ctx, const RopeArgs& a) { rotateHalf(ctx, a, -1.0f); }
 
 void scatterRows(const Context& ctx, const ScatterRowsArgs& a) {
   ctx.pool->parallelFor(a.count, std::max<int64_t>(1, 16384 / std::max<int64_t>(a.dim, 1)), [&](int64_t b, int64_t e) {

@@ -1,5 +1,7 @@
 // Elementwise CPU kernels: binary ops with row broadcast, scale, SwiGLU, softmax, dtype
-// conversion, embedding gather. Plain loops; the compiler vectorises them per ISA clone.
+// conversion, embedding gather, and the backward ops of SwiGLU, softmax, GELU and embedding,
+// plus column sums. Plain loops; the compiler vectorises them per ISA clone.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -42,6 +44,30 @@ GMAI_MULTIVERSION void softmaxRow(const float* x, float* y, int64_t cols, float 
   for (int64_t j = 0; j < cols; ++j) y[j] *= inv;
 }
 
+// y·(dy − Σ dy·y)·scale for one row; the dot in 16 interleaved partial sums (one vector).
+GMAI_MULTIVERSION void softmaxBackwardRow(const float* y, const float* dy, float* dx, int64_t cols, float scale) {
+  constexpr int kLanes = 16;
+  float acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= cols; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += dy[j + l] * y[j + l];
+  for (int l = 0; j < cols; ++j, ++l) acc[l] += dy[j] * y[j];
+  for (int width = kLanes / 2; width > 0; width /= 2)
+    for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
+  const float dot = acc[0];
+  for (j = 0; j < cols; ++j) dx[j] = scale * y[j] * (dy[j] - dot);
+}
+
+// dst[j] += src[j] for j < n.
+GMAI_MULTIVERSION void addRow(const float* src, float* dst, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) dst[j] += src[j];
+}
+
+// Column slices for kernels that reduce over rows: threads split the columns and each column
+// is summed over rows in order (deterministic, race-free, independent of the thread count).
+constexpr int64_t kColumnBlock = 256;  // an accumulator slice that stays in L1
+int64_t columnGrain(int64_t rows) { return std::max<int64_t>(16, kGrain / std::max<int64_t>(rows, 1)); }
+
 GMAI_MULTIVERSION void convertRange(const void* src, DType st, void* dst, DType dt, int64_t begin, int64_t end) {
   if (st == dt) {
     size_t es = dtypeSize(st);
@@ -76,6 +102,32 @@ void swiglu(const Context& ctx, const SwigluArgs& a) {
   ctx.pool->parallelFor(a.n, kGrain / 4, [&](int64_t b, int64_t e) { vmath::siluMul(a.gate + b, a.up + b, a.out + b, e - b); });
 }
 
+void swigluBackward(const Context& ctx, const SwigluBackwardArgs& a) {
+  ctx.pool->parallelFor(a.n, kGrain / 4, [&](int64_t b, int64_t e) {
+    vmath::siluMulBackward(a.dy + b, a.gate + b, a.up + b, a.dgate + b, a.dup + b, e - b);
+  });
+}
+
+void softmaxBackward(const Context& ctx, const SoftmaxBackwardArgs& a) {
+  int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(a.cols, 1));
+  ctx.pool->parallelFor(a.rows, grain, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r)
+      softmaxBackwardRow(a.y + r * a.cols, a.dy + r * a.cols, a.dx + r * a.cols, a.cols, a.scale);
+  });
+}
+
+void sumRows(const Context& ctx, const SumRowsArgs& a) {
+  ctx.pool->parallelFor(a.cols, columnGrain(a.rows), [&](int64_t b, int64_t e) {
+    for (int64_t j0 = b; j0 < e; j0 += kColumnBlock) {
+      const int64_t width = std::min(kColumnBlock, e - j0);
+      float acc[kColumnBlock] = {};
+      for (int64_t r = 0; r < a.rows; ++r) addRow(a.x + r * a.cols + j0, acc, width);
+      if (a.accumulate) addRow(acc, a.out + j0, width);
+      else std::copy(acc, acc + width, a.out + j0);
+    }
+  });
+}
+
 void softmax(const Context& ctx, const SoftmaxArgs& a) {
   int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(a.cols, 1));
   ctx.pool->parallelFor(a.rows, grain, [&](int64_t b, int64_t e) {
@@ -90,6 +142,23 @@ void convert(const Context& ctx, const ConvertArgs& a) {
 void gelu(const Context& ctx, const GeluArgs& a) {
   ctx.pool->parallelFor(a.n, kGrain / 4, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) a.out[i] = 0.5f * a.x[i] * (1.0f + std::erf(a.x[i] * 0.70710678118654752f));
+  });
+}
+
+void geluBackward(const Context& ctx, const GeluBackwardArgs& a) {
+  constexpr float kInvSqrt2 = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
+  ctx.pool->parallelFor(a.n, kGrain / 4, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float x = a.x[i];
+      const float cdf = 0.5f * (1.0f + std::erf(x * kInvSqrt2)), pdf = kInvSqrt2Pi * std::exp(-0.5f * x * x);
+      a.dx[i] = a.dy[i] * (cdf + x * pdf);
+    }
+  });
+}
+
+void embeddingBackward(const Context& ctx, const EmbeddingBackwardArgs& a) {
+  ctx.pool->parallelFor(a.dim, columnGrain(a.count), [&](int64_t b, int64_t e) {
+    for (int64_t i = 0; i < a.count; ++i) addRow(a.dy + i * a.dim + b, a.dtable + int64_t(a.ids[i]) * a.dim + b, e - b);
   });
 }
 

@@ -1,4 +1,4 @@
-// Row passes: max/NaN/+inf scan, exp-with-sum, SiLU. See vmath.h.
+// Row passes: max/NaN/+inf scan, exp-with-sum, SiLU and its backward. See vmath.h.
 #include "vmath.h"
 
 #include <immintrin.h>
@@ -51,6 +51,15 @@ void siluMulPortable(const float* g, const float* u, float* out, int64_t n) {
     float e = expNonPositive(-std::fabs(g[i]));
     float sig = (g[i] >= 0.0f ? 1.0f : e) / (1.0f + e);
     out[i] = g[i] * sig * u[i];
+  }
+}
+
+void siluMulBackwardPortable(const float* dy, const float* g, const float* u, float* dg, float* du, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float e = expNonPositive(-std::fabs(g[i]));
+    float sig = (g[i] >= 0.0f ? 1.0f : e) / (1.0f + e);
+    dg[i] = dy[i] * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
+    du[i] = dy[i] * g[i] * sig;
   }
 }
 
@@ -130,6 +139,20 @@ __attribute__((target("avx2,fma"))) void siluMulAvx2(const float* g, const float
   }
   siluMulPortable(g + i, u + i, out + i, n - i);
 }
+__attribute__((target("avx2,fma"))) void siluMulBackwardAvx2(const float* dy, const float* g, const float* u, float* dg,
+                                                              float* du, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), signBit = _mm256_set1_ps(-0.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 x = _mm256_loadu_ps(g + i), d = _mm256_loadu_ps(dy + i);
+    __m256 e = exp256(_mm256_or_ps(x, signBit));  // exp(-|x|), as in siluMulAvx2
+    __m256 sig = _mm256_div_ps(_mm256_blendv_ps(one, e, x), _mm256_add_ps(one, e));
+    __m256 dsilu = _mm256_mul_ps(sig, _mm256_fmadd_ps(x, _mm256_sub_ps(one, sig), one));  // s·(1 + x·(1 − s))
+    _mm256_storeu_ps(dg + i, _mm256_mul_ps(_mm256_mul_ps(d, _mm256_loadu_ps(u + i)), dsilu));
+    _mm256_storeu_ps(du + i, _mm256_mul_ps(d, _mm256_mul_ps(x, sig)));
+  }
+  siluMulBackwardPortable(dy + i, g + i, u + i, dg + i, du + i, n - i);
+}
 }  // namespace
 
 float expNonPositive(float x) {
@@ -154,6 +177,11 @@ double expWeights(const float* l, float lMax, float invT, float* w, int64_t n) {
 void siluMul(const float* g, const float* u, float* out, int64_t n) {
   if (useAvx2()) siluMulAvx2(g, u, out, n);
   else siluMulPortable(g, u, out, n);
+}
+
+void siluMulBackward(const float* dy, const float* g, const float* u, float* dg, float* du, int64_t n) {
+  if (useAvx2()) siluMulBackwardAvx2(dy, g, u, dg, du, n);
+  else siluMulBackwardPortable(dy, g, u, dg, du, n);
 }
 
 }  // namespace gmai::cpu::vmath

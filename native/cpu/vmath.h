@@ -22,4 +22,8 @@ double expWeights(const float* l, float lMax, float invT, float* w, int64_t n);
 // out[i] = silu(g[i]) * u[i] = g[i] * sigmoid(g[i]) * u[i], for i < n.
 void siluMul(const float* g, const float* u, float* out, int64_t n);
 
+// Backward of siluMul for upstream gradient dy, with s = sigmoid(g[i]):
+// dg[i] = dy[i]·u[i]·s·(1 + g[i]·(1 − s)), du[i] = dy[i]·g[i]·s, for i < n.
+void siluMulBackward(const float* dy, const float* g, const float* u, float* dg, float* du, int64_t n);
+
 }  // namespace gmai::cpu::vmath

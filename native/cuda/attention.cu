@@ -126,12 +126,13 @@ void launchAttention(const AttentionArgs& a, const int32_t* cuQ, const int32_t* 
 }
 
 // Rotate-half rotary embedding, one thread per pair (i, i + D/2), so out may alias x. Plain
-// float roundings (no FMA), like the CPU, so the two backends agree bitwise.
-__global__ void ropeKernel(RopeArgs a) {
+// float roundings (no FMA), like the CPU, so the two backends agree bitwise. sinSign −1 gives
+// the transpose (ropeBackward).
+__global__ void ropeKernel(RopeArgs a, float sinSign) {
   const int64_t half = a.D / 2, i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= a.T * a.H * half) return;
   const int64_t t = i / (a.H * half), d = i % half, row = i / half;  // row = t·H + h
-  const float c = a.cos[t * half + d], s = a.sin[t * half + d];
+  const float c = a.cos[t * half + d], s = sinSign * a.sin[t * half + d];
   const float x1 = a.x[row * a.D + d], x2 = a.x[row * a.D + d + half];
   a.out[row * a.D + d] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
   a.out[row * a.D + d + half] = __fadd_rn(__fmul_rn(x2, c), __fmul_rn(x1, s));
@@ -169,8 +170,14 @@ void attention(const Context& ctx, const AttentionArgs& a) {
 
 void rope(const Context& ctx, const RopeArgs& a) {
   constexpr int kThreads = 256;
-  ropeKernel<<<blocksFor(a.T * a.H * (a.D / 2), kThreads), kThreads, 0, streamOf(ctx)>>>(a);
+  ropeKernel<<<blocksFor(a.T * a.H * (a.D / 2), kThreads), kThreads, 0, streamOf(ctx)>>>(a, 1.0f);
   checkLaunch("rope");
+}
+
+void ropeBackward(const Context& ctx, const RopeArgs& a) {
+  constexpr int kThreads = 256;
+  ropeKernel<<<blocksFor(a.T * a.H * (a.D / 2), kThreads), kThreads, 0, streamOf(ctx)>>>(a, -1.0f);
+  checkLaunch("ropeBackward");
 }
 
 }  // namespace gmai::cuda

@@ -1,6 +1,8 @@
 // CUDA versions of the elementwise ops, GELU, RMSNorm, softmax, conversion, embedding gather
-// and row scatter (contracts in native/include/gmai/ops/*.h). One thread per element, or one
-// block per row.
+// and row scatter, and the backward ops of SwiGLU, GELU, RMSNorm, softmax and embedding, plus
+// column sums (contracts in native/include/gmai/ops/*.h). One thread per element, or one block
+// per row; reductions over rows (column sums, weight gradients, scatter-adds) give each thread
+// one column and walk the rows in order, so they are deterministic and need no atomics.
 #include <algorithm>
 #include <cfloat>
 #include <vector>
@@ -32,6 +34,42 @@ __global__ void scaleKernel(ScaleArgs a) {
 __global__ void swigluKernel(SwigluArgs a) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < a.n) { float g = a.gate[i]; a.out[i] = g / (1.0f + expf(-g)) * a.up[i]; }
+}
+
+__global__ void swigluBackwardKernel(SwigluBackwardArgs a) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= a.n) return;
+  const float g = a.gate[i], s = 1.0f / (1.0f + expf(-g)), d = a.dy[i];
+  a.dgate[i] = d * a.up[i] * s * (1.0f + g * (1.0f - s));
+  a.dup[i] = d * g * s;
+}
+
+__global__ void geluBackwardKernel(GeluBackwardArgs a) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= a.n) return;
+  const float x = a.x[i];
+  const float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f)), pdf = 0.39894228040143268f * expf(-0.5f * x * x);
+  a.dx[i] = a.dy[i] * (cdf + x * pdf);
+}
+
+// out[j] (+)= Σ_r x[r, j], one thread per column.
+__global__ void sumRowsKernel(SumRowsArgs a) {
+  int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (j >= a.cols) return;
+  float s = 0.0f;
+  for (int64_t r = 0; r < a.rows; ++r) s += a.x[r * a.cols + j];
+  a.out[j] = a.accumulate ? a.out[j] + s : s;
+}
+
+// dtable[ids[i], j] += dy[i, j] over i in order, one thread per column j.
+__global__ void embeddingBackwardKernel(EmbeddingBackwardArgs a) {
+  int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (j >= a.dim) return;
+  for (int64_t i = 0; i < a.count; ++i) {
+    int32_t id = a.ids[i];
+    if (id < 0 || id >= a.rows) continue;  // unreachable: the binding range-checks ids first
+    a.dtable[int64_t(id) * a.dim + j] += a.dy[i * a.dim + j];
+  }
 }
 
 __global__ void geluKernel(GeluArgs a) {
@@ -99,6 +137,38 @@ __global__ void rmsnormKernel(RmsNormArgs a) {
     y[j] = x[j] * inv * (a.weight ? loadAsFloat(a.weight, a.weightType, j) : 1.0f);
 }
 
+// dx for one row per block: r·g − x·r³·(Σ g·x)/dim, g = dy ⊙ w.
+__global__ void rmsnormBackwardKernel(RmsNormBackwardArgs a) {
+  __shared__ float shared[kThreads / 32];
+  const int64_t off = int64_t(blockIdx.x) * a.dim;
+  const float r = a.invRms[blockIdx.x];
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < a.dim; j += kThreads)
+    s += a.dy[off + j] * (a.weight ? loadAsFloat(a.weight, a.weightType, j) : 1.0f) * a.x[off + j];
+  const float coef = r * r * r * blockSum(s, shared) / float(a.dim);
+  for (int64_t j = threadIdx.x; j < a.dim; j += kThreads)
+    a.dx[off + j] = r * a.dy[off + j] * (a.weight ? loadAsFloat(a.weight, a.weightType, j) : 1.0f) - a.x[off + j] * coef;
+}
+
+// dweight[j] += Σ_rows dy·x·invRms, one thread per column.
+__global__ void rmsnormWeightGradKernel(RmsNormBackwardArgs a) {
+  int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (j >= a.dim) return;
+  float s = 0.0f;
+  for (int64_t r = 0; r < a.rows; ++r) s += a.dy[r * a.dim + j] * a.x[r * a.dim + j] * a.invRms[r];
+  a.dweight[j] += s;
+}
+
+// dx = scale·y·(dy − Σ dy·y), one row per block.
+__global__ void softmaxBackwardKernel(SoftmaxBackwardArgs a) {
+  __shared__ float shared[kThreads / 32];
+  const int64_t off = int64_t(blockIdx.x) * a.cols;
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < a.cols; j += kThreads) s += a.dy[off + j] * a.y[off + j];
+  const float dot = blockSum(s, shared);
+  for (int64_t j = threadIdx.x; j < a.cols; j += kThreads) a.dx[off + j] = a.scale * a.y[off + j] * (a.dy[off + j] - dot);
+}
+
 __global__ void softmaxKernel(SoftmaxArgs a) {
   __shared__ float shared[kThreads / 32];
   const float* x = a.x + int64_t(blockIdx.x) * a.cols;
@@ -128,6 +198,33 @@ void scale(const Context& ctx, const ScaleArgs& a) {
 void swiglu(const Context& ctx, const SwigluArgs& a) {
   swigluKernel<<<blocksFor(a.n, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
   checkLaunch("swiglu");
+}
+void swigluBackward(const Context& ctx, const SwigluBackwardArgs& a) {
+  swigluBackwardKernel<<<blocksFor(a.n, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("swigluBackward");
+}
+void geluBackward(const Context& ctx, const GeluBackwardArgs& a) {
+  geluBackwardKernel<<<blocksFor(a.n, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("geluBackward");
+}
+void sumRows(const Context& ctx, const SumRowsArgs& a) {
+  sumRowsKernel<<<blocksFor(a.cols, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("sumRows");
+}
+void embeddingBackward(const Context& ctx, const EmbeddingBackwardArgs& a) {
+  embeddingBackwardKernel<<<blocksFor(a.dim, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("embeddingBackward");
+}
+void rmsnormBackward(const Context& ctx, const RmsNormBackwardArgs& a) {
+  rmsnormBackwardKernel<<<unsigned(a.rows), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("rmsnormBackward");
+  if (!a.dweight) return;
+  rmsnormWeightGradKernel<<<blocksFor(a.dim, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("rmsnormBackward (weight)");
+}
+void softmaxBackward(const Context& ctx, const SoftmaxBackwardArgs& a) {
+  softmaxBackwardKernel<<<unsigned(a.rows), kThreads, 0, streamOf(ctx)>>>(a);
+  checkLaunch("softmaxBackward");
 }
 void gelu(const Context& ctx, const GeluArgs& a) {
   geluKernel<<<blocksFor(a.n, kThreads), kThreads, 0, streamOf(ctx)>>>(a);

@@ -24,7 +24,7 @@ __global__ void gemmTiled(GemmArgs g) {
     for (int e = tid; e < kTile * kDepth; e += kThreads * kThreads) {
       int r = e / kDepth, k = e % kDepth;
       int64_t gr = row0 + r, gk = k0 + k;
-      As[k][r] = (gr < g.M && gk < g.K) ? A[gr * g.lda + gk] : 0.0f;
+      As[k][r] = (gr < g.M && gk < g.K) ? A[g.aTransposed ? gk * g.lda + gr : gr * g.lda + gk] : 0.0f;
       int c = e % kTile, kk = e / kTile;
       int64_t gc = col0 + c, gkk = k0 + kk;
       float bv = 0.0f;

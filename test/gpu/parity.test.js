@@ -263,6 +263,92 @@ gpuTest('sample: 10^5 CUDA draws of one row follow the CPU distribution (chi-squ
   }
 });
 
+// ---- backward ops (training) -------------------------------------------------------------------
+
+opTest(['gemm'], 'gemm transA (weight gradients dW = dYᵀ·X): both layouts of b, batch, beta accumulate, odd sizes', (t) => {
+  for (const [M, K, N, batch] of [[1, 1, 1, 1], [1, 300, 7, 1], [45, 129, 37, 1], [67, 1100, 257, 1], [5, 9, 11, 3]]) {
+    for (const transB of [false, true]) {
+      const seed = freshSeed();
+      const lead = batch === 1 ? [] : [batch];
+      const a = Tensor.from(randomArray(batch * M * K, seed), [...lead, K, M]);
+      const b = Tensor.from(randomArray(K * N, seed + 1), transB ? [N, K] : [K, N]);
+      const c0 = Tensor.from(randomArray(batch * M * N, seed + 2), [...lead, M, N]);
+      const cpu = ops.matmul(a, b, { transA: true, transB, beta: 1, out: Tensor.from(c0.toArray(), c0.shape) });
+      const out = onGpu(c0);
+      ops.matmul(onGpu(a), onGpu(b), { transA: true, transB, beta: 1, out });
+      compare(t, `gemm transA ${batch}x(${M}x${K}x${N}) transB=${transB} seed ${seed}`, cpu, out, 1e-4 * Math.sqrt(K));
+    }
+  }
+});
+
+const nanOnGpu = (shape) => Tensor.full(shape, NaN, { device: 'cuda' });
+
+opTest(['rmsnormBackward', 'swigluBackward', 'geluBackward', 'softmaxBackward', 'sumRows'],
+  'rmsnorm (with dweight accumulate, f32/bf16/no weight), swiglu, gelu, softmax backward; column sums', (t) => {
+    for (const [rows, dim] of [[1, 1], [3, 7], [17, 896], [2, 4099], [300, 33]]) {
+      const seed = freshSeed();
+      const tag = `[${rows}, ${dim}] seed ${seed}`;
+      const x = Tensor.from(randomArray(rows * dim, seed, -3, 3), [rows, dim]);
+      const dy = Tensor.from(randomArray(rows * dim, seed + 1), [rows, dim]);
+      const u = Tensor.from(randomArray(rows * dim, seed + 2, -2, 2), [rows, dim]);
+      const w32 = Tensor.from(randomArray(dim, seed + 3, 0.5, 1.5), [dim]);
+      const gx = onGpu(x), gdy = onGpu(dy), gu = onGpu(u);
+      for (const w of [w32, ops.cast(w32, 'bfloat16'), null]) {
+        const invRms = Tensor.full([rows], NaN);
+        ops.rmsnorm(x, w, 1e-6, { invRms });
+        const dw0 = Tensor.from(randomArray(dim, seed + 4), [dim]);
+        const cpuDw = Tensor.from(dw0.toArray(), [dim]), gpuDw = onGpu(dw0);
+        const cpu = ops.rmsnormBackward(dy, x, w, invRms, { dweight: cpuDw });
+        const dx = nanOnGpu([rows, dim]);
+        native().rmsnormBackward(gdy.handle, gx.handle, w ? onGpu(w).handle : null, onGpu(invRms).handle, dx.handle, gpuDw.handle);
+        compare(t, `rmsnormBackward dx weight ${w?.dtype ?? 'none'} ${tag}`, cpu, dx, 1e-5);
+        compare(t, `rmsnormBackward dweight weight ${w?.dtype ?? 'none'} ${tag}`, cpuDw, gpuDw, 1e-5 * Math.sqrt(rows));
+      }
+      const sw = ops.swigluBackward(dy, x, u);
+      const dg = nanOnGpu([rows, dim]), du = nanOnGpu([rows, dim]);
+      native().swigluBackward(gdy.handle, gx.handle, gu.handle, dg.handle, du.handle);
+      compare(t, `swigluBackward dgate ${tag}`, sw.dgate, dg, 1e-5);
+      compare(t, `swigluBackward dup ${tag}`, sw.dup, du, 1e-5);
+      const gd = nanOnGpu([rows, dim]);
+      native().geluBackward(gdy.handle, gx.handle, gd.handle);
+      compare(t, `geluBackward ${tag}`, ops.geluBackward(dy, x), gd, 1e-5);
+      const y = ops.softmax(x, { scale: 0.7 });
+      const sd = nanOnGpu([rows, dim]);
+      native().softmaxBackward(onGpu(y).handle, gdy.handle, sd.handle, 0.7);
+      compare(t, `softmaxBackward ${tag}`, ops.softmaxBackward(y, dy, { scale: 0.7 }), sd, 1e-6);
+      const sums = nanOnGpu([dim]);
+      ops.sumRows(gx, sums);
+      compare(t, `sumRows ${tag}`, ops.sumRows(x, Tensor.full([dim], NaN)), sums, 1e-5 * Math.sqrt(rows));
+      const acc0 = Tensor.from(randomArray(dim, seed + 5), [dim]);
+      const gacc = onGpu(acc0);
+      ops.sumRows(gx, gacc, { accumulate: true });
+      compare(t, `sumRows accumulate ${tag}`, ops.sumRows(x, acc0, { accumulate: true }), gacc, 1e-5 * Math.sqrt(rows));
+    }
+  });
+
+opTest(['ropeBackward', 'embeddingBackward'], 'rope backward; embedding backward (scatter-add with repeated ids)', (t) => {
+  for (const [T, H, D] of [[1, 1, 2], [7, 3, 10], [33, 14, 64]]) {
+    const seed = freshSeed();
+    const dy = Tensor.from(randomArray(T * H * D, seed, -3, 3), [T, H, D]);
+    const cos = Tensor.from(randomArray(T * D / 2, seed + 1), [T, D / 2]);
+    const sin = Tensor.from(randomArray(T * D / 2, seed + 2), [T, D / 2]);
+    const dx = nanOnGpu([T, H, D]);
+    native().ropeBackward(onGpu(dy).handle, onGpu(cos).handle, onGpu(sin).handle, dx.handle);
+    compare(t, `ropeBackward [${T}, ${H}, ${D}] seed ${seed}`, ops.ropeBackward(dy, cos, sin), dx, 1e-6);
+  }
+  for (const [rows, dim, count] of [[1, 1, 1], [5, 7, 9], [50, 896, 300]]) {
+    const seed = freshSeed();
+    const r = rng(seed);
+    const ids = Tensor.from(Int32Array.from({ length: count }, () => r.int(rows)), [count]);
+    const dy = Tensor.from(randomArray(count * dim, seed + 1), [count, dim]);
+    const table0 = Tensor.from(randomArray(rows * dim, seed + 2), [rows, dim]);
+    const gtable = onGpu(table0);
+    ops.embeddingBackward(onGpu(ids), onGpu(dy), gtable);
+    ops.embeddingBackward(ids, dy, table0);
+    compare(t, `embeddingBackward [${rows}, ${dim}] <- ${count} ids seed ${seed}`, table0, gtable, 0);
+  }
+});
+
 // ---- the rest of the op list ------------------------------------------------------------------
 
 opTest(['gemmGroup'], 'linears (grouped q/k/v and gate/up products): decode and prefill sizes', (t) => {

@@ -21,7 +21,7 @@ struct AlignedFloats {
 }  // namespace
 
 float* threadScratch(int slot, size_t count) {
-  thread_local AlignedFloats slots[3];
+  thread_local AlignedFloats slots[4];
   AlignedFloats& b = slots[slot];
   if (count > b.capacity) {
     // Whole 2 MB huge pages where the kernel offers them: a micro-kernel streams ~350 KB of

@@ -46,7 +46,14 @@
   X(tokenLogprobsBackward, TokenLogprobsBackwardArgs, CpuAndCuda) \
   X(grpoTokenLoss, GrpoTokenLossArgs, CpuAndCuda)    \
   X(adamw, AdamwArgs, CpuAndCuda)                    \
-  X(sumOfSquares, SumOfSquaresArgs, CpuAndCuda)
+  X(sumOfSquares, SumOfSquaresArgs, CpuAndCuda)      \
+  X(swigluBackward, SwigluBackwardArgs, CpuAndCuda)  \
+  X(softmaxBackward, SoftmaxBackwardArgs, CpuAndCuda) \
+  X(sumRows, SumRowsArgs, CpuAndCuda)                \
+  X(embeddingBackward, EmbeddingBackwardArgs, CpuAndCuda) \
+  X(rmsnormBackward, RmsNormBackwardArgs, CpuAndCuda) \
+  X(ropeBackward, RopeArgs, CpuAndCuda)              \
+  X(geluBackward, GeluBackwardArgs, CpuAndCuda)
 
 namespace gmai {
 enum class OpBackends { CpuAndCuda, CpuOnly };

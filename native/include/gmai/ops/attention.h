@@ -32,5 +32,8 @@ struct RopeArgs {
   const float* cos = nullptr; const float* sin = nullptr;
 };
 // op `rope` (listed in gmai/ops.h)
+// op `ropeBackward` (listed in gmai/ops.h): the same RopeArgs with x = dy and out = dx. The
+// rotation's transpose is the rotation by −angle, i.e. rope with sin negated:
+//   dx[i] = dy[i]·cos + dy[i+D/2]·sin,  dx[i+D/2] = dy[i+D/2]·cos − dy[i]·sin.
 
 }  // namespace gmai

@@ -11,4 +11,9 @@ struct ScatterRowsArgs {
 // GELU, exact (erf) form: out = x/2 · (1 + erf(x/√2)) — the vision merger's nn.GELU().
 struct GeluArgs { int64_t n = 0; const float* x = nullptr; float* out = nullptr; };
 // op `gelu` (listed in gmai/ops.h)
+
+// Backward of the exact GELU: dx = dy · (Φ(x) + x·φ(x)), Φ(x) = (1 + erf(x/√2))/2,
+// φ(x) = exp(−x²/2)/√(2π).
+struct GeluBackwardArgs { int64_t n = 0; const float* dy = nullptr; const float* x = nullptr; float* dx = nullptr; };
+// op `geluBackward` (listed in gmai/ops.h)
 }  // namespace gmai
