@@ -55,6 +55,10 @@ export interface NativeAddon {
   attention(q: Handle, k: Handle, v: Handle, out: Handle, opts: {
     causal: boolean; scale?: number; cuSeqlensQ?: Int32Array; cuSeqlensK?: Int32Array; lse?: Handle;
   }): void;
+  attentionBackward(q: Handle, k: Handle, v: Handle, out: Handle, lse: Handle, dout: Handle,
+    dq: Handle, dk: Handle, dv: Handle, opts: {
+      causal: boolean; scale?: number; cuSeqlensQ?: Int32Array; cuSeqlensK?: Int32Array;
+    }): void;
   rope(x: Handle, cos: Handle, sin: Handle, out: Handle): void;
   scatterRows(dst: Handle, idx: Int32Array, src: Handle): void;
   gelu(x: Handle, out: Handle): void;
@@ -78,7 +82,7 @@ export interface NativeAddon {
 export const NATIVE_EXPORTS = [
   'empty', 'fromArray', 'read', 'readFloat32', 'write', 'view', 'copy', 'dispose', 'isAlive', 'deviceOf', 'mapFile',
   'gemm', 'gemmGroup', 'binary', 'scale', 'swiglu', 'softmax', 'convert', 'embedding', 'rmsnorm', 'opTable', 'runtimeInfo', 'setComputeNice',
-  'attention', 'rope', 'scatterRows', 'gelu',
+  'attention', 'attentionBackward', 'rope', 'scatterRows', 'gelu',
   'sample', 'philox4x32',
   'resizeBicubic',
   'probeFmaPeak', 'probeReadBandwidth',
