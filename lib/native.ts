@@ -77,6 +77,10 @@ export interface NativeAddon {
   attention(q: Handle, k: Handle, v: Handle, out: Handle, opts: {
     causal: boolean; scale?: number; cuSeqlensQ?: Int32Array; cuSeqlensK?: Int32Array; lse?: Handle;
   }): void;
+  attentionBackward(q: Handle, k: Handle, v: Handle, out: Handle, lse: Handle, dout: Handle,
+    dq: Handle, dk: Handle, dv: Handle, opts: {
+      causal: boolean; scale?: number; cuSeqlensQ?: Int32Array; cuSeqlensK?: Int32Array;
+    }): void;
   rope(x: Handle, cos: Handle, sin: Handle, out: Handle): void;
   ropeBackward(dy: Handle, cos: Handle, sin: Handle, dx: Handle): void;
   scatterRows(dst: Handle, idx: Int32Array, src: Handle): void;
@@ -117,6 +121,8 @@ export const NATIVE_EXPORTS = [
   'gemm', 'gemmGroup', 'binary', 'scale', 'swiglu', 'swigluBackward', 'softmax', 'softmaxBackward', 'sumRows', 'convert',
   'embedding', 'embeddingBackward', 'rmsnorm', 'rmsnormBackward', 'opTable', 'runtimeInfo', 'setComputeNice',
   'attention', 'rope', 'ropeBackward', 'scatterRows', 'gelu', 'geluBackward',
+  'gemm', 'gemmGroup', 'binary', 'scale', 'swiglu', 'softmax', 'convert', 'embedding', 'rmsnorm', 'opTable', 'runtimeInfo', 'setComputeNice',
+  'attention', 'attentionBackward', 'rope', 'scatterRows', 'gelu',
   'sample', 'philox4x32',
   'tokenLogprobs', 'tokenLogprobsBackward', 'grpoTokenLoss',
   'adamwStep', 'sumOfSquares',

@@ -51,6 +51,35 @@ export function attention(q: F32, k: F32, v: F32, opts: AttentionOptions = {}): 
   return produce(out, () => run(out));
 }
 
+/** The options attention's forward took (what its backward needs of them). */
+export type AttentionBackwardOptions = Pick<AttentionOptions, 'causal' | 'cuSeqlensQ' | 'cuSeqlensK' | 'scale'>;
+
+/**
+ * Gradients of `attention` with respect to q, k and v, flash style: the probabilities are
+ * recomputed block by block from the forward's log-sum-exp, no Tq×Tk matrix is stored.
+ * `out` and `lse` are what `attention(q, k, v, { lse, ...opts })` produced, `dout` [Tq, Hq, D]
+ * the gradient of `out`, `opts` the forward's options. Rows that saw no key get zero gradients.
+ * Returns new tensors dq [Tq, Hq, D] and dk, dv [Tk, Hkv, D] (on q's device).
+ */
+export function attentionBackward(q: F32, k: F32, v: F32, out: F32, lse: F32, dout: F32,
+  opts: AttentionBackwardOptions = {}): { dq: F32; dk: F32; dv: F32 } {
+  const dq = Tensor.empty(q.shape, { dtype: 'float32', device: q.device });
+  const dk = Tensor.empty(k.shape, { dtype: 'float32', device: k.device });
+  const dv = Tensor.empty(v.shape, { dtype: 'float32', device: v.device });
+  try {
+    ops().attentionBackward(q.handle, k.handle, v.handle, out.handle, lse.handle, dout.handle, dq.handle, dk.handle, dv.handle, {
+      causal: opts.causal ?? false,
+      scale: opts.scale,
+      cuSeqlensQ: opts.cuSeqlensQ,
+      cuSeqlensK: opts.cuSeqlensK,
+    });
+  } catch (e) {
+    [dq, dk, dv].forEach((t) => t.dispose());
+    throw e;
+  }
+  return { dq, dk, dv };
+}
+
 /** Rotate-half rotary embedding of x [T, H, D] with per-position cos/sin [T, D/2]. */
 export function rope(x: F32, cos: F32, sin: F32, opts: { inPlace?: boolean } = {}): F32 {
   if (opts.inPlace) {

@@ -8,6 +8,7 @@
 // lane kernel below, whose keys are split into chunks merged afterwards (flash-decoding) when
 // a decode has fewer kv heads than the pool has threads.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -32,18 +33,22 @@ struct WorkItem { int64_t seq, q0, q1, k0 = 0, k1 = INT64_MAX; };
 // block: o [rows][D] = Σ_j exp(s_j − m)·v_j, m and l = Σ_j exp(s_j − m) per row.
 struct Partial { std::vector<float> o, m, l; };
 
-// Where a work item's sequence lives in the packed q and k/v, and its causal offset: query i
-// of the sequence sees keys j <= i + offset.
+// Where sequence `seq` lives in the packed q and k/v, and its causal offset: query i of the
+// sequence sees keys j <= i + offset. (Args: AttentionArgs or AttentionBackwardArgs.)
 struct SeqSpan {
-  int64_t qBase, kBase, lenK, offset;
-  SeqSpan(const AttentionArgs& a, const WorkItem& w)
-      : qBase(a.cuSeqlensQ ? a.cuSeqlensQ[w.seq] : 0),
-        kBase(a.cuSeqlensK ? a.cuSeqlensK[w.seq] : 0),
-        lenK(a.cuSeqlensK ? a.cuSeqlensK[w.seq + 1] - kBase : a.Tk),
-        offset(lenK - (a.cuSeqlensQ ? a.cuSeqlensQ[w.seq + 1] - qBase : a.Tq)) {}
-  // Keys any query of the item can see.
-  int64_t keyEnd(const AttentionArgs& a, const WorkItem& w) const {
-    return a.causal ? std::clamp<int64_t>(w.q1 + offset, 0, lenK) : lenK;
+  int64_t qBase, kBase, lenQ, lenK, offset;
+  template <typename Args>
+  SeqSpan(const Args& a, int64_t seq)
+      : qBase(a.cuSeqlensQ ? a.cuSeqlensQ[seq] : 0),
+        kBase(a.cuSeqlensK ? a.cuSeqlensK[seq] : 0),
+        lenQ(a.cuSeqlensQ ? a.cuSeqlensQ[seq + 1] - qBase : a.Tq),
+        lenK(a.cuSeqlensK ? a.cuSeqlensK[seq + 1] - kBase : a.Tk),
+        offset(lenK - lenQ) {}
+  // Keys any of the queries before q1 can see.
+  int64_t keyEnd(bool causal, int64_t q1) const { return causal ? std::clamp<int64_t>(q1 + offset, 0, lenK) : lenK; }
+  // Keys [k0, k0 + n) visible to query qi: the first `visible` of them.
+  int64_t visible(bool causal, int64_t qi, int64_t k0, int64_t n) const {
+    return causal ? std::clamp<int64_t>(qi + offset + 1 - k0, 0, n) : n;
   }
 };
 
@@ -51,21 +56,21 @@ struct Scratch {
   std::vector<float> q, o, s, m, l;
 };
 
-// C [M, N] (= or +=) A [M, K] · op(B), one thread.
+// C [M, N] = alpha·A [M, K]·op(B) + beta·C, one thread.
 void smallGemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-               bool transB, float* C, int64_t ldc, float beta) {
+               bool transB, float* C, int64_t ldc, float beta, float alpha = 1.0f) {
   GemmArgs g;
   g.M = M; g.N = N; g.K = K;
   g.A = A; g.lda = lda;
   g.B = B; g.ldb = ldb; g.bTransposed = transB;
-  g.C = C; g.ldc = ldc; g.beta = beta;
+  g.C = C; g.ldc = ldc; g.beta = beta; g.alpha = alpha;
   gemm(Context{}, g);  // no pool: work items are already spread over the threads
 }
 
 void attendBlock(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc) {
   const int64_t g = a.Hq / a.Hkv, D = a.D, ldkv = a.Hkv * D;
-  const SeqSpan span(a, w);
-  const int64_t qBase = span.qBase, kBase = span.kBase, offset = span.offset;
+  const SeqSpan span(a, w.seq);
+  const int64_t qBase = span.qBase, kBase = span.kBase;
   const int64_t rows = (w.q1 - w.q0) * g;
   // Row r = (query w.q0 + r / g, head kvh * g + r % g): the g heads of one query are adjacent
   // in q, so the block's rows are gathered (scaled) into a dense [rows, D] matrix.
@@ -79,7 +84,7 @@ void attendBlock(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch
   sc.l.assign(size_t(rows), 0.0f);
   sc.s.resize(size_t(rows * kKeyBlock));
 
-  const int64_t kEnd = span.keyEnd(a, w);
+  const int64_t kEnd = span.keyEnd(a.causal, w.q1);
   for (int64_t k0 = 0; k0 < kEnd; k0 += kKeyBlock) {
     const int64_t n = std::min(kEnd, k0 + kKeyBlock) - k0;
     const float* kBlock = a.k + (kBase + k0) * ldkv + kvh * D;
@@ -88,7 +93,7 @@ void attendBlock(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch
     for (int64_t r = 0; r < rows; ++r) {
       float* s = &sc.s[size_t(r * n)];
       // Keys [k0, k0 + visible) of this block are visible to the row.
-      const int64_t visible = a.causal ? std::clamp<int64_t>(w.q0 + r / g + offset + 1 - k0, 0, n) : n;
+      const int64_t visible = span.visible(a.causal, w.q0 + r / g, k0, n);
       float blockMax = -INFINITY;
       for (int64_t j = 0; j < visible; ++j) blockMax = std::max(blockMax, s[j]);
       const float mOld = sc.m[size_t(r)], mNew = std::max(mOld, blockMax);
@@ -166,7 +171,7 @@ template <typename Lanes>
 GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc, Partial* part) {
   constexpr int64_t kLanes = LaneTraits<Lanes>::n;
   const int64_t g = a.Hq / a.Hkv, D = a.D, ldkv = a.Hkv * D;
-  const SeqSpan span(a, w);
+  const SeqSpan span(a, w.seq);
   const int64_t qBase = span.qBase, kBase = span.kBase, lenK = span.lenK, offset = span.offset;
   const int64_t rows = (w.q1 - w.q0) * g;  // <= kLanes
   // Qt[d] and Ot[d]: column d of the block's queries (scaled) and outputs, one lane a row.
@@ -186,7 +191,7 @@ GMAI_INLINE void attendLanes(const AttentionArgs& a, const WorkItem& w, int64_t 
     last[r] = r < rows ? float(a.causal ? std::min(lenK - 1, w.q0 + r / g + offset) : lenK - 1) : -1.0f;
   const Lanes lastKey = loadLanes<Lanes>(last);
   Lanes m = splat<Lanes>(-INFINITY), l = splat<Lanes>(0.0f);
-  const int64_t kEnd = std::min(span.keyEnd(a, w), w.k1);
+  const int64_t kEnd = std::min(span.keyEnd(a.causal, w.q1), w.k1);
   for (int64_t k0 = w.k0; k0 < kEnd; k0 += kKeyBlock) {
     const int64_t n = std::min(kEnd, k0 + kKeyBlock) - k0;
     const float* kBlock = a.k + (kBase + k0) * ldkv + kvh * D;
@@ -356,7 +361,7 @@ void attention(const Context& ctx, const AttentionArgs& a) {
   // (a unit has a fixed cost: gathering its queries, writing and merging its partial).
   const int64_t wanted = (poolThreads + blocks - 1) / blocks;
   for (const WorkItem& w : items) {
-    const int64_t kEnd = SeqSpan(a, w).keyEnd(a, w);
+    const int64_t kEnd = SeqSpan(a, w.seq).keyEnd(a.causal, w.q1);
     const int64_t chunks = std::max<int64_t>(1, std::min(wanted, kEnd / kMinChunkKeys));
     const int64_t chunkKeys = (kEnd + chunks - 1) / chunks;
     for (int64_t h = 0; h < a.Hkv; ++h)
@@ -388,6 +393,194 @@ void attention(const Context& ctx, const AttentionArgs& a) {
 namespace {
 // rope with sin scaled by sinSign: +1 is the rotation, −1 its transpose (the backward).
 void rotateHalf(const Context& ctx, const RopeArgs& a, float sinSign) {
+// ---- Backward ------------------------------------------------------------------------------
+// The work is cut into tiles (query block × key block) of one sequence and kv head; a query
+// block's rows are (query, head of the group) pairs, as in the forward. A tile recomputes
+// S = Qs·Kᵀ (Qs = q·scale, as the forward), P = exp(S − lse), dP = dO·Vᵀ, dS = P ∘ (dP − D)
+// with small GEMMs, then adds its share of dv = Pᵀ·dO, dk = dSᵀ·Qs (= scale·dSᵀ·Q) and/or
+// dq = scale·dS·K. Two schedules; in both every output element is written by one work item
+// only (no races, and the result does not depend on the thread count):
+//  - fused, when there are many (sequence, kv head) pairs for the threads (vision windows,
+//    packed batches): an item is one pair and computes its queries' dq and its keys' dk, dv;
+//  - split, when there are few (one long sequence): items (sequence, kv head, key block) make
+//    dk and dv, then items (sequence, kv head, query block) make dq. Each tile's P and dS are
+//    computed in both passes (7 small GEMMs a tile instead of 5), the price of the parallelism.
+
+namespace {
+
+struct BackwardScratch {
+  std::vector<float> q, dout, lse, delta;  // the query block: Qs and dO [rows, D]; lse, D per row
+  std::vector<float> p, ds, pT, dsT;       // the tile: P, dS [rows, n] and transposed [n, rows]
+  std::vector<float> dq;                   // the query block's dq [rows, D]
+};
+
+// Gathers query block [q0, q1) of kv head kvh into sc: rows of Qs and dO, each row's lse and
+// Dᵣ = Σ_d dO·O. Row r is query q0 + r / g with head kvh·g + r % g.
+void gatherQueryBlock(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t q0, int64_t q1, int64_t kvh,
+                      BackwardScratch& sc) {
+  const int64_t g = a.Hq / a.Hkv, D = a.D, rows = (q1 - q0) * g;
+  sc.q.resize(size_t(rows * D));
+  sc.dout.resize(size_t(rows * D));
+  sc.lse.resize(size_t(rows));
+  sc.delta.resize(size_t(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t t = span.qBase + q0 + r / g, h = kvh * g + r % g, at = (t * a.Hq + h) * D;
+    float* qs = &sc.q[size_t(r * D)];
+    float* dO = &sc.dout[size_t(r * D)];
+    float delta = 0.0f;
+    for (int64_t d = 0; d < D; ++d) {
+      qs[d] = a.q[at + d] * a.scale;
+      dO[d] = a.dout[at + d];
+      delta += a.dout[at + d] * a.out[at + d];
+    }
+    sc.delta[size_t(r)] = delta;
+    sc.lse[size_t(r)] = a.lse[h * a.Tq + t];
+  }
+}
+
+// [rows, n] → [n, rows]
+void transpose(const float* src, int64_t rows, int64_t n, float* dst) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j) dst[j * rows + r] = src[r * n + j];
+}
+
+// One tile: the query block [q0, q1) gathered in sc against keys [k0, k0 + n) of the sequence.
+// withKeys: adds Pᵀ·dO to dv and dSᵀ·Qs to dk (rows of the output tensors);
+// withQueries: adds scale·dS·K to sc.dq.
+void backwardTile(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t q0, int64_t q1, int64_t kvh,
+                  int64_t k0, int64_t n, BackwardScratch& sc, bool withKeys, bool withQueries) {
+  const int64_t g = a.Hq / a.Hkv, D = a.D, ldkv = a.Hkv * D, rows = (q1 - q0) * g;
+  if (span.visible(a.causal, q1 - 1, k0, n) == 0) return;  // no query of the block sees these keys
+  const int64_t kvAt = (span.kBase + k0) * ldkv + kvh * D;
+  const float* kBlock = a.k + kvAt;
+  const float* vBlock = a.v + kvAt;
+  sc.p.resize(size_t(rows * n));
+  sc.ds.resize(size_t(rows * n));
+  smallGemm(rows, n, D, sc.q.data(), D, kBlock, ldkv, true, sc.p.data(), n, 0.0f);      // S = Qs·Kᵀ
+  smallGemm(rows, n, D, sc.dout.data(), D, vBlock, ldkv, true, sc.ds.data(), n, 0.0f);  // dP = dO·Vᵀ
+  for (int64_t r = 0; r < rows; ++r) {
+    float* p = &sc.p[size_t(r * n)];
+    float* ds = &sc.ds[size_t(r * n)];
+    const float lse = sc.lse[size_t(r)], delta = sc.delta[size_t(r)];
+    // P = exp(S − lse) on the keys the row sees; a row that saw no key (lse = -inf) has none.
+    const int64_t visible = lse == -INFINITY ? 0 : span.visible(a.causal, q0 + r / g, k0, n);
+    vmath::expWeights(p, lse, 1.0f, p, visible);
+    std::fill(p + visible, p + n, 0.0f);
+    for (int64_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - delta);  // dS = P ∘ (dP − D)
+  }
+  if (withKeys) {
+    sc.pT.resize(size_t(rows * n));
+    sc.dsT.resize(size_t(rows * n));
+    transpose(sc.p.data(), rows, n, sc.pT.data());
+    transpose(sc.ds.data(), rows, n, sc.dsT.data());
+    smallGemm(n, D, rows, sc.pT.data(), rows, sc.dout.data(), D, false, a.dv + kvAt, ldkv, 1.0f);  // dv += Pᵀ·dO
+    smallGemm(n, D, rows, sc.dsT.data(), rows, sc.q.data(), D, false, a.dk + kvAt, ldkv, 1.0f);    // dk += dSᵀ·Qs
+  }
+  if (withQueries)  // dq += scale·dS·K
+    smallGemm(rows, D, n, sc.ds.data(), n, kBlock, ldkv, false, sc.dq.data(), D, 1.0f, a.scale);
+}
+
+// dq of the query block [q0, q1) (kv head kvh) over all the keys it sees, written to a.dq;
+// withKeys: the tiles also add to dk and dv.
+void backwardQueryBlock(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t q0, int64_t q1, int64_t kvh,
+                        BackwardScratch& sc, bool withKeys) {
+  const int64_t g = a.Hq / a.Hkv, D = a.D, rows = (q1 - q0) * g;
+  gatherQueryBlock(a, span, q0, q1, kvh, sc);
+  sc.dq.assign(size_t(rows * D), 0.0f);
+  const int64_t kEnd = span.keyEnd(a.causal, q1);
+  for (int64_t k0 = 0; k0 < kEnd; k0 += kKeyBlock)
+    backwardTile(a, span, q0, q1, kvh, k0, std::min(kEnd, k0 + kKeyBlock) - k0, sc, withKeys, true);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* src = &sc.dq[size_t(r * D)];
+    std::copy(src, src + D, a.dq + ((span.qBase + q0 + r / g) * a.Hq + kvh * g + r % g) * D);
+  }
+}
+
+// Zeroes dk and dv of keys [k0, k1) of the sequence, kv head kvh (they are then accumulated).
+void zeroKeyGrads(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t k0, int64_t k1, int64_t kvh) {
+  for (int64_t j = k0; j < k1; ++j) {
+    const int64_t at = ((span.kBase + j) * a.Hkv + kvh) * a.D;
+    std::fill(a.dk + at, a.dk + at + a.D, 0.0f);
+    std::fill(a.dv + at, a.dv + at + a.D, 0.0f);
+  }
+}
+
+// A backward work item: sequence, kv head and a range of queries or keys (by schedule).
+struct BackwardItem { int64_t seq, kvh, begin, end, cost; };
+
+// Runs fn(item, scratch) on every item over the pool, the costliest first, each thread taking
+// the next one when free (which thread runs an item does not change what it writes).
+template <typename Fn>
+void runItems(const Context& ctx, std::vector<BackwardItem>& items, Fn fn) {
+  std::stable_sort(items.begin(), items.end(), [](const BackwardItem& x, const BackwardItem& y) { return x.cost > y.cost; });
+  std::atomic<size_t> next{0};
+  auto work = [&](int, int) {
+    BackwardScratch scratch;
+    for (size_t i; (i = next.fetch_add(1)) < items.size();) fn(items[i], scratch);
+  };
+  if (items.size() > 1 && ctx.pool && ctx.pool->size() > 1) ctx.pool->run(work);
+  else work(0, 1);
+}
+
+}  // namespace
+
+void attentionBackward(const Context& ctx, const AttentionBackwardArgs& a) {
+  const int64_t g = a.Hq / a.Hkv, queriesPerBlock = std::max<int64_t>(1, kRowsPerItem / g);
+  // Work of queries [q0, q1) of a sequence: about (queries × keys they see); + 1 for the fixed cost.
+  auto cost = [&](const SeqSpan& span, int64_t q0, int64_t q1) {
+    return (q1 - q0) * (span.keyEnd(a.causal, q0 + 1) + span.keyEnd(a.causal, q1)) / 2 + 1;
+  };
+  std::vector<BackwardItem> pairs;
+  int64_t total = 0, largest = 0;
+  for (int64_t s = 0; s < a.numSeqs; ++s) {
+    const SeqSpan span(a, s);
+    const int64_t c = cost(span, 0, span.lenQ);
+    for (int64_t h = 0; h < a.Hkv; ++h) pairs.push_back({s, h, 0, 0, c});
+    total += c * a.Hkv;
+    largest = std::max(largest, c);
+  }
+  const int64_t threads = ctx.pool ? ctx.pool->size() : 1;
+  if (threads == 1 || 2 * threads * largest <= total) {
+    // Fused: the largest pair is at most half a thread's share, so pairs balance well.
+    runItems(ctx, pairs, [&](const BackwardItem& it, BackwardScratch& sc) {
+      const SeqSpan span(a, it.seq);
+      zeroKeyGrads(a, span, 0, span.lenK, it.kvh);
+      for (int64_t q0 = 0; q0 < span.lenQ; q0 += queriesPerBlock)
+        backwardQueryBlock(a, span, q0, std::min(span.lenQ, q0 + queriesPerBlock), it.kvh, sc, true);
+    });
+    return;
+  }
+  // Split: dk and dv per key block (each tile against every query block that sees it)...
+  std::vector<BackwardItem> keyBlocks, queryBlocks;
+  for (int64_t s = 0; s < a.numSeqs; ++s) {
+    const SeqSpan span(a, s);
+    for (int64_t k0 = 0; k0 < span.lenK; k0 += kKeyBlock) {
+      const int64_t k1 = std::min(span.lenK, k0 + kKeyBlock);
+      const int64_t c = (k1 - k0) * (a.causal ? span.lenQ - std::clamp<int64_t>(k0 - span.offset, 0, span.lenQ) : span.lenQ) + 1;
+      for (int64_t h = 0; h < a.Hkv; ++h) keyBlocks.push_back({s, h, k0, k1, c});
+    }
+    for (int64_t q0 = 0; q0 < span.lenQ; q0 += queriesPerBlock) {
+      const int64_t q1 = std::min(span.lenQ, q0 + queriesPerBlock);
+      for (int64_t h = 0; h < a.Hkv; ++h) queryBlocks.push_back({s, h, q0, q1, cost(span, q0, q1)});
+    }
+  }
+  runItems(ctx, keyBlocks, [&](const BackwardItem& it, BackwardScratch& sc) {
+    const SeqSpan span(a, it.seq);
+    zeroKeyGrads(a, span, it.begin, it.end, it.kvh);
+    for (int64_t q0 = 0; q0 < span.lenQ; q0 += queriesPerBlock) {
+      const int64_t q1 = std::min(span.lenQ, q0 + queriesPerBlock);
+      if (span.visible(a.causal, q1 - 1, it.begin, it.end - it.begin) == 0) continue;
+      gatherQueryBlock(a, span, q0, q1, it.kvh, sc);
+      backwardTile(a, span, q0, q1, it.kvh, it.begin, it.end - it.begin, sc, true, false);
+    }
+  });
+  // ...then dq per query block.
+  runItems(ctx, queryBlocks, [&](const BackwardItem& it, BackwardScratch& sc) {
+    backwardQueryBlock(a, SeqSpan(a, it.seq), it.begin, it.end, it.kvh, sc, false);
+  });
+}
+
+void rope(const Context& ctx, const RopeArgs& a) {
   const int64_t half = a.D / 2;
   ctx.pool->parallelFor(a.T, std::max<int64_t>(1, 4096 / std::max<int64_t>(a.H * a.D, 1)), [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {

@@ -97,6 +97,11 @@ opTest(['attention'], 'attention: causal, chunked, decode, packed varlen, GQA, h
   }
 });
 
+opTest(['attentionBackward'], 'attentionBackward is CPU-only for now: CUDA tensors get an error naming the op', (t) => {
+  const q = Tensor.zeros([2, 1, 4], { device: 'cuda' }), lse = Tensor.zeros([1, 2], { device: 'cuda' });
+  t.throws(() => ops.attentionBackward(q, q, q, q, lse, q), { message: /attentionBackward has no CUDA kernel/ });
+});
+
 opTest(['rope', 'scatterRows', 'gelu'], 'rope (also in place), scatterRows, gelu', (t) => {
   for (const [T, H, D] of [[1, 1, 2], [7, 3, 10], [33, 14, 64], [5, 2, 128]]) {
     const seed = freshSeed();

@@ -53,7 +53,8 @@
   X(embeddingBackward, EmbeddingBackwardArgs, CpuAndCuda) \
   X(rmsnormBackward, RmsNormBackwardArgs, CpuAndCuda) \
   X(ropeBackward, RopeArgs, CpuAndCuda)              \
-  X(geluBackward, GeluBackwardArgs, CpuAndCuda)
+  X(geluBackward, GeluBackwardArgs, CpuAndCuda)      \
+  X(attentionBackward, AttentionBackwardArgs, CpuOnly)
 
 namespace gmai {
 enum class OpBackends { CpuAndCuda, CpuOnly };

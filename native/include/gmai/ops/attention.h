@@ -22,6 +22,26 @@ struct AttentionArgs {
 };
 // op `attention` (listed in gmai/ops.h)
 
+// Gradients of attention, flash style: the probabilities P = exp(S·scale − lse) are recomputed
+// block by block from the forward's saved lse (no Tq×Tk matrix is stored). With
+// Dᵢ = Σ_d dOᵢ·Oᵢ, dP = dO·Vᵀ and dS = P ∘ (dP − D):
+//   dq = scale·dS·K,  dk = scale·dSᵀ·Q,  dv = Pᵀ·dO
+// (with grouped-query attention dk and dv of a kv head sum over its g query heads).
+//   q, k, v, cuSeqlens*, numSeqs, causal, scale: as given to the forward.
+//   out [Tq, Hq, D] and lse [Hq, Tq]: what the forward produced (a row that saw no key has
+//   lse = -inf and gets zero gradients); dout [Tq, Hq, D]: the gradient of the output.
+//   dq [Tq, Hq, D], dk and dv [Tk, Hkv, D]: written in full (keys no query sees get zeros).
+struct AttentionBackwardArgs {
+  int64_t Tq = 0, Tk = 0, Hq = 0, Hkv = 0, D = 0;
+  const float* q = nullptr; const float* k = nullptr; const float* v = nullptr;
+  const float* out = nullptr; const float* lse = nullptr; const float* dout = nullptr;
+  float* dq = nullptr; float* dk = nullptr; float* dv = nullptr;
+  const int32_t* cuSeqlensQ = nullptr; const int32_t* cuSeqlensK = nullptr; int64_t numSeqs = 1;
+  bool causal = false;
+  float scale = 1.0f;
+};
+// op `attentionBackward` (listed in gmai/ops.h)
+
 // Rotary position embedding, rotate-half convention (HF Qwen2/Qwen2.5-VL):
 //   out[t,h,i]      = x[t,h,i]·cos[t,i] − x[t,h,i+D/2]·sin[t,i]
 //   out[t,h,i+D/2]  = x[t,h,i+D/2]·cos[t,i] + x[t,h,i]·sin[t,i]      for i < D/2.
