@@ -88,15 +88,6 @@ Napi::Value attention(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// rope(x [T,H,D], cos [T,D/2], sin [T,D/2], out [T,H,D]); ropeBackward(dy, cos, sin, dx) with
-// the same shapes (the tensor names in errors follow the op).
-RopeArgs ropeArgs(const Napi::CallbackInfo& info, const char* op, const char* xName, const char* outName) {
-  auto* x = tensorArg(info[0], xName); auto* c = tensorArg(info[1], "cos"); auto* s = tensorArg(info[2], "sin");
-  auto* out = tensorArg(info[3], outName);
-  for (auto [t, n] : {std::pair{x, xName}, {c, "cos"}, {s, "sin"}, {out, outName}}) requireDtype(t, n, {DType::F32});
-  requireSameDevice({{x, xName}, {c, "cos"}, {s, "sin"}, {out, outName}});
-  if (x->shape().size() != 3)
-    throw std::invalid_argument(std::string(op) + ": '" + xName + "' must be [T, heads, headDim], got " + shapeString(x->shape()));
 // attentionBackward(q, k, v, out, lse [Hq,Tq], dout [Tq,Hq,D], dq [Tq,Hq,D], dk [Tk,Hkv,D], dv,
 //                   { causal, scale, cuSeqlensQ, cuSeqlensK }): out and lse from the forward.
 Napi::Value attentionBackward(const Napi::CallbackInfo& info) {
@@ -126,14 +117,15 @@ Napi::Value attentionBackward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// rope(x [T,H,D], cos [T,D/2], sin [T,D/2], out [T,H,D])
-Napi::Value rope(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto* x = tensorArg(info[0], "x"); auto* c = tensorArg(info[1], "cos"); auto* s = tensorArg(info[2], "sin");
-  auto* out = tensorArg(info[3], "out");
-  for (auto [t, n] : {std::pair{x, "x"}, {c, "cos"}, {s, "sin"}, {out, "out"}}) requireDtype(t, n, {DType::F32});
-  requireSameDevice({{x, "x"}, {c, "cos"}, {s, "sin"}, {out, "out"}});
-  if (x->shape().size() != 3) throw std::invalid_argument("rope: 'x' must be [T, heads, headDim], got " + shapeString(x->shape()));
+// rope(x [T,H,D], cos [T,D/2], sin [T,D/2], out [T,H,D]); ropeBackward(dy, cos, sin, dx) with
+// the same shapes (the tensor names in errors follow the op).
+RopeArgs ropeArgs(const Napi::CallbackInfo& info, const char* op, const char* xName, const char* outName) {
+  auto* x = tensorArg(info[0], xName); auto* c = tensorArg(info[1], "cos"); auto* s = tensorArg(info[2], "sin");
+  auto* out = tensorArg(info[3], outName);
+  for (auto [t, n] : {std::pair{x, xName}, {c, "cos"}, {s, "sin"}, {out, outName}}) requireDtype(t, n, {DType::F32});
+  requireSameDevice({{x, xName}, {c, "cos"}, {s, "sin"}, {out, outName}});
+  if (x->shape().size() != 3)
+    throw std::invalid_argument(std::string(op) + ": '" + xName + "' must be [T, heads, headDim], got " + shapeString(x->shape()));
   RopeArgs a; a.T = x->shape()[0]; a.H = x->shape()[1]; a.D = x->shape()[2];
   if (a.D % 2) throw std::invalid_argument(std::string(op) + ": head size " + std::to_string(a.D) + " must be even");
   requireShape(c, "cos", {a.T, a.D / 2}); requireShape(s, "sin", {a.T, a.D / 2}); requireShape(out, outName, x->shape());

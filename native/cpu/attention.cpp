@@ -390,9 +390,6 @@ void attention(const Context& ctx, const AttentionArgs& a) {
   for (const Group& gr : groups) mergePartials(a, gr.w, gr.kvh, parts.data() + gr.first, gr.count);
 }
 
-namespace {
-// rope with sin scaled by sinSign: +1 is the rotation, −1 its transpose (the backward).
-void rotateHalf(const Context& ctx, const RopeArgs& a, float sinSign) {
 // ---- Backward ------------------------------------------------------------------------------
 // The work is cut into tiles (query block × key block) of one sequence and kv head; a query
 // block's rows are (query, head of the group) pairs, as in the forward. A tile recomputes
@@ -580,7 +577,9 @@ void attentionBackward(const Context& ctx, const AttentionBackwardArgs& a) {
   });
 }
 
-void rope(const Context& ctx, const RopeArgs& a) {
+namespace {
+// rope with sin scaled by sinSign: +1 is the rotation, −1 its transpose (the backward).
+void rotateHalf(const Context& ctx, const RopeArgs& a, float sinSign) {
   const int64_t half = a.D / 2;
   ctx.pool->parallelFor(a.T, std::max<int64_t>(1, 4096 / std::max<int64_t>(a.H * a.D, 1)), [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
