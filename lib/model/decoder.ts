@@ -1,7 +1,7 @@
 // The Qwen2.5-VL text decoder (Qwen2 layers with M-RoPE): token embeddings with image rows
 // substituted, pre-norm GQA attention with q/k/v biases, SwiGLU MLP, final RMSNorm, lm_head.
 // Every forward goes through the KV cache: a full forward is a prefill into a fresh cache.
-import { attention, rope, scatterRows } from '../ops/attention.js';
+import { attention, replaceRows, rope } from '../ops/attention.js';
 import { embedding, linearToArray, linears, rmsnorm, swiglu } from '../ops/basic.js';
 import { reshape } from '../ops/shape.js';
 import { native } from '../native.js';
@@ -20,15 +20,12 @@ import type { DecoderLayerWeights, F32, TextWeights } from './weights.js';
 export function embedTokens(w: TextWeights, ids: Int32Array, image?: { rows: F32; positions: Int32Array }): F32 {
   using idsT = Tensor.from<'int32'>(ids, [ids.length], { device: w.embed.device });
   const x = embedding(idsT, w.embed);
-  if (image && image.positions.length > 0) {
-    try {
-      scatterRows(x, image.positions, image.rows);
-    } catch (e) {
-      x.dispose();
-      throw e;
-    }
+  if (!image || image.positions.length === 0) return x;
+  try {
+    return replaceRows(x, image.positions, image.rows);
+  } finally {
+    x.dispose();
   }
-  return x;
 }
 
 /**

@@ -1,5 +1,6 @@
 // Attention and what the model builds around it: rotary embedding, row gather/scatter, GELU.
 import { native } from '../native.js';
+import { recordingTape, refuseInPlace } from '../tape.js';
 import { Tensor } from '../tensor.js';
 import { embedding } from './basic.js';
 
@@ -7,9 +8,9 @@ type F32 = Tensor<'float32'>;
 
 const ops = native;
 
-function produce(out: F32, fn: () => void): F32 {
+function produce(out: F32, fn: (out: F32) => void): F32 {
   try {
-    fn();
+    fn(out);
     return out;
   } catch (e) {
     out.dispose();
@@ -36,19 +37,36 @@ export interface AttentionOptions {
  * q [Tq, Hq, D], k and v [Tk, Hkv, D] with Hq a multiple of Hkv (grouped-query attention).
  */
 export function attention(q: F32, k: F32, v: F32, opts: AttentionOptions = {}): F32 {
+  refuseInPlace('attention', 'out', opts.out);
+  const tape = recordingTape();
+  const taped = tape && [q, k, v].some((t) => tape.needsGrad(t));
+  // Backward recomputes the probabilities from each row's log-sum-exp: kept when a tape records.
+  const lse = opts.lse ?? (taped ? Tensor.empty([q.shape[1], q.shape[0]], { device: q.device }) : undefined);
   const run = (out: F32) => ops().attention(q.handle, k.handle, v.handle, out.handle, {
     causal: opts.causal ?? false,
     scale: opts.scale,
     cuSeqlensQ: opts.cuSeqlensQ,
     cuSeqlensK: opts.cuSeqlensK,
-    lse: opts.lse?.handle,
+    lse: lse?.handle,
   });
-  if (opts.out) {
-    run(opts.out);
-    return opts.out;
+  try {
+    if (opts.out) {
+      run(opts.out);
+      return opts.out;
+    }
+    const out = produce(Tensor.empty(q.shape, { dtype: 'float32', device: q.device }), (o) => run(o));
+    tape?.record('attention', [q, k, v], [out], (save) => {
+      const qs = save(q), ks = save(k), vs = save(v), os = save(out), ls = save(lse!);
+      const bw = { causal: opts.causal, scale: opts.scale, cuSeqlensQ: opts.cuSeqlensQ, cuSeqlensK: opts.cuSeqlensK };
+      return ([gy]) => {
+        const { dq, dk, dv } = attentionBackward(qs, ks, vs, os, ls, gy!, bw);
+        return [dq, dk, dv];
+      };
+    });
+    return out;
+  } finally {
+    if (lse !== opts.lse) lse?.dispose();
   }
-  const out = Tensor.empty(q.shape, { dtype: 'float32', device: q.device });
-  return produce(out, () => run(out));
 }
 
 /** The options attention's forward took (what its backward needs of them). */
@@ -82,18 +100,23 @@ export function attentionBackward(q: F32, k: F32, v: F32, out: F32, lse: F32, do
 
 /** Rotate-half rotary embedding of x [T, H, D] with per-position cos/sin [T, D/2]. */
 export function rope(x: F32, cos: F32, sin: F32, opts: { inPlace?: boolean } = {}): F32 {
+  refuseInPlace('rope', 'inPlace', opts.inPlace);
   if (opts.inPlace) {
     ops().rope(x.handle, cos.handle, sin.handle, x.handle);
     return x;
   }
-  const out = Tensor.empty(x.shape, { dtype: 'float32', device: x.device });
-  return produce(out, () => ops().rope(x.handle, cos.handle, sin.handle, out.handle));
+  const out = produce(Tensor.empty(x.shape, { dtype: 'float32', device: x.device }), (o) => ops().rope(x.handle, cos.handle, sin.handle, o.handle));
+  recordingTape()?.record('rope', [x], [out], (save) => {
+    const c = save(cos), s = save(sin);
+    return ([gy]) => [ropeBackward(gy!, c, s)];
+  });
+  return out;
 }
 
 /** Gradient of rope (the rotation by −angle): dx for upstream dy [T, H, D], same cos/sin. */
 export function ropeBackward(dy: F32, cos: F32, sin: F32): F32 {
   const dx = Tensor.empty(dy.shape, { dtype: 'float32', device: dy.device });
-  return produce(dx, () => ops().ropeBackward(dy.handle, cos.handle, sin.handle, dx.handle));
+  return produce(dx, (o) => ops().ropeBackward(dy.handle, cos.handle, sin.handle, o.handle));
 }
 
 /** Rows of x [N, d] picked by `idx` → [idx.length, d] (the embedding gather on a float32 table; its gradient is embeddingBackward). */
@@ -104,17 +127,43 @@ export function gatherRows(x: F32, idx: Int32Array): F32 {
 
 /** dst[idx[i], :] = src[i, :], in place. */
 export function scatterRows(dst: F32, idx: Int32Array, src: F32): void {
+  refuseInPlace('scatterRows', 'dst', dst);
   ops().scatterRows(dst.handle, idx, src.handle);
+}
+
+/**
+ * A copy of x [N, d] with rows idx[i] replaced by src[i] (the image rows put in place of the
+ * <|image_pad|> embeddings). Gradient: dx = dy with those rows zeroed, dsrc = dy's rows at idx.
+ */
+export function replaceRows(x: F32, idx: Int32Array, src: F32): F32 {
+  const y = x.clone();
+  try {
+    ops().scatterRows(y.handle, idx, src.handle);
+  } catch (e) {
+    y.dispose();
+    throw e;
+  }
+  recordingTape()?.record('replaceRows', [x, src], [y], () => ([gy]) => {
+    const dx = gy!.clone();
+    using zeros = Tensor.zeros([idx.length, x.shape[1]], { device: x.device });
+    ops().scatterRows(dx.handle, idx, zeros.handle);
+    return [dx, gatherRows(gy!, idx)];
+  });
+  return y;
 }
 
 /** Gradient of the exact GELU: dx = dy·(Φ(x) + x·φ(x)). */
 export function geluBackward(dy: F32, x: F32): F32 {
   const dx = Tensor.empty(x.shape, { dtype: 'float32', device: x.device });
-  return produce(dx, () => ops().geluBackward(dy.handle, x.handle, dx.handle));
+  return produce(dx, (o) => ops().geluBackward(dy.handle, x.handle, o.handle));
 }
 
 /** GELU (exact erf form). */
 export function gelu(x: F32): F32 {
-  const out = Tensor.empty(x.shape, { dtype: 'float32', device: x.device });
-  return produce(out, () => ops().gelu(x.handle, out.handle));
+  const out = produce(Tensor.empty(x.shape, { dtype: 'float32', device: x.device }), (o) => ops().gelu(x.handle, o.handle));
+  recordingTape()?.record('gelu', [x], [out], (save) => {
+    const xs = save(x);
+    return ([gy]) => [geluBackward(gy!, xs)];
+  });
+  return out;
 }

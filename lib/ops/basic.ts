@@ -1,8 +1,10 @@
 // Typed wrappers over the native foundation ops. Each allocates its output on the inputs'
 // device unless `out` is given, and leaves argument checking to the addon (which names the
-// offending tensor). The autograd tape (training milestone) wraps these same functions.
+// offending tensor). Each op's backward sits beside its forward; while a gradient tape records
+// (lib/tape.ts), a forward whose inputs need a gradient records the backward to run.
 import { DType, dtypeCode } from '../dtype.js';
 import { native } from '../native.js';
+import { recordingTape, refuseInPlace, setAccumulator } from '../tape.js';
 import { Shape, Tensor, disposeAll, numel } from '../tensor.js';
 
 type F32 = Tensor<'float32'>;
@@ -45,11 +47,26 @@ export function matmul(a: F32, b: Weight, opts: MatmulOptions = {}): F32 {
   const m = transA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
   const n = transB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
   const shape = [...a.shape.slice(0, -2), m, n];
-  return fill(outFor(a, shape, opts.out), !opts.out, (c) =>
+  refuseInPlace('matmul', 'out', opts.out);
+  const c = fill(outFor(a, shape, opts.out), !opts.out, (c) =>
     ops().gemm(a.handle, b.handle, c.handle, {
       transA, transB, bias: opts.bias?.handle, alpha: opts.alpha ?? 1, beta: opts.beta ?? 0,
     }),
   );
+  recordingTape()?.record('matmul', [a, b, opts.bias], [c], (save) => {
+    if (transA || b.shape.length !== 2) throw new Error('matmul: gradients are implemented for a [..., M, K] and a 2-D b (the Linear case)');
+    const as = save(a), bs = save(b), alpha = opts.alpha ?? 1, hasBias = !!opts.bias;
+    return ([gy]) => {
+      // As 2-D products over all leading rows: da = gy·op(b)ᵀ, db = gyᵀ·a or aᵀ·gy, dbias = Σ rows gy.
+      const da = matmul(gy!, bs, { transB: !transB, alpha });
+      using a2 = as.reshape([as.size / as.shape[as.shape.length - 1], as.shape[as.shape.length - 1]]);
+      using g2 = gy!.reshape([gy!.size / n, n]);
+      const db = transB ? matmul(g2, a2, { transA: true, alpha }) : matmul(a2, g2, { transA: true, alpha });
+      const dbias = hasBias ? sumRows(g2, Tensor.empty([n], { device: gy!.device })) : undefined;
+      return [da, db, dbias];
+    };
+  });
+  return c;
 }
 
 /** x · Wᵀ + bias for a Hugging Face Linear weight W [out, in]. */
@@ -76,9 +93,25 @@ export function linearToArray(x: F32, weight: Weight, bias?: F32): Float32Array 
  * `out`: tensors [M, Nᵢ] to write instead of new ones.
  */
 export function linears(x: F32, weights: readonly Weight[], biases: readonly (F32 | undefined)[] = [], out?: F32[]): F32[] & Disposable {
+  refuseInPlace('linears', 'out', out);
   const outs = out ?? weights.map((w) => Tensor.empty([x.shape[0], w.shape[0]], { dtype: 'float32', device: x.device }));
   try {
     ops().gemmGroup(x.handle, weights.map((w) => w.handle), outs.map((o) => o.handle), weights.map((_, i) => biases[i]?.handle), { transB: true });
+    recordingTape()?.record('linears', [x, ...weights, ...weights.map((_, i) => biases[i])], outs, (save) => {
+      const xs = save(x), ws = weights.map((w) => save(w)), hasBias = weights.map((_, i) => !!biases[i]);
+      return (gys) => {
+        // dx = Σ gyᵢ·Wᵢ (accumulated by the GEMM), dWᵢ = gyᵢᵀ·x, dbᵢ = Σ rows gyᵢ.
+        const dx = Tensor.zeros(x.shape, { device: x.device });
+        const dws: (F32 | undefined)[] = [], dbs: (F32 | undefined)[] = [];
+        gys.forEach((g, i) => {
+          if (!g) { dws.push(undefined); dbs.push(undefined); return; }
+          matmul(g, ws[i], { beta: 1, out: dx });
+          dws.push(matmul(g, xs, { transA: true }));
+          dbs.push(hasBias[i] ? sumRows(g, Tensor.empty([g.shape[1]], { device: g.device })) : undefined);
+        });
+        return [dx, ...dws, ...dbs];
+      };
+    });
     // `using outs = linears(...)` disposes them all.
     return Object.assign(outs, { [Symbol.dispose]: () => disposeAll(outs) });
   } catch (e) {
@@ -89,7 +122,31 @@ export function linears(x: F32, weights: readonly Weight[], biases: readonly (F3
 
 const binaryCode = { add: 0, mul: 1, sub: 2, div: 3 } as const;
 function binary(op: keyof typeof binaryCode, a: F32, b: F32, out?: F32): F32 {
-  return fill(outFor(a, a.shape, out), !out, (o) => ops().binary(binaryCode[op], a.handle, b.handle, o.handle));
+  refuseInPlace(op, 'out', out);
+  const y = fill(outFor(a, a.shape, out), !out, (o) => ops().binary(binaryCode[op], a.handle, b.handle, o.handle));
+  recordingTape()?.record(op, [a, b], [y], (save) => {
+    if (op === 'div') throw new Error('div: no gradient implemented');
+    const as = op === 'mul' ? save(a) : undefined, bs = op === 'mul' ? save(b) : undefined;
+    // b may repeat over a (broadcast): its gradient sums over the repeats.
+    const reduce = (g: F32): F32 => {
+      if (b.size === a.size) return g.reshape(b.shape);
+      using rows = g.reshape([a.size / b.size, b.size]);
+      using sum = sumRows(rows, Tensor.empty([b.size], { device: g.device }));
+      return sum.reshape(b.shape);
+    };
+    return ([gy]) => {
+      const g = gy!;
+      if (op === 'add') return [g, reduce(g)];
+      if (op === 'sub') {
+        using neg = scale(g, -1);
+        return [g, reduce(neg)];
+      }
+      using gb = binary('mul', g, as!);
+      const da = binary('mul', g, bs!);
+      return [da, b.size === a.size ? gb.clone() : reduce(gb)];
+    };
+  });
+  return y;
 }
 /** a + b, where b may be smaller and repeat over a (e.g. one row added to every row). */
 export const add = (a: F32, b: F32, out?: F32): F32 => binary('add', a, b, out);
@@ -99,12 +156,24 @@ export const div = (a: F32, b: F32, out?: F32): F32 => binary('div', a, b, out);
 
 /** a · scale + shift */
 export function scale(a: F32, factor: number, shift = 0, out?: F32): F32 {
-  return fill(outFor(a, a.shape, out), !out, (o) => ops().scale(a.handle, o.handle, factor, shift));
+  refuseInPlace('scale', 'out', out);
+  const y = fill(outFor(a, a.shape, out), !out, (o) => ops().scale(a.handle, o.handle, factor, shift));
+  recordingTape()?.record('scale', [a], [y], () => ([gy]) => [scale(gy!, factor)]);
+  return y;
 }
 
 /** silu(gate) · up */
 export function swiglu(gate: F32, up: F32, out?: F32): F32 {
-  return fill(outFor(gate, gate.shape, out), !out, (o) => ops().swiglu(gate.handle, up.handle, o.handle));
+  refuseInPlace('swiglu', 'out', out);
+  const y = fill(outFor(gate, gate.shape, out), !out, (o) => ops().swiglu(gate.handle, up.handle, o.handle));
+  recordingTape()?.record('swiglu', [gate, up], [y], (save) => {
+    const g = save(gate), u = save(up);
+    return ([gy]) => {
+      const { dgate, dup } = swigluBackward(gy!, g, u);
+      return [dgate, dup];
+    };
+  });
+  return y;
 }
 
 /** Gradients of swiglu: with s = sigmoid(gate), dgate = dy·up·s·(1 + gate·(1 − s)), dup = dy·gate·s. */
@@ -123,7 +192,13 @@ export function swigluBackward(dy: F32, gate: F32, up: F32): { dgate: F32; dup: 
 
 /** softmax over the last dimension of x·scale. A row of -Infinity gives zeros. */
 export function softmax(x: F32, opts: { scale?: number; out?: F32 } = {}): F32 {
-  return fill(outFor(x, x.shape, opts.out), !opts.out, (o) => ops().softmax(x.handle, o.handle, opts.scale ?? 1));
+  refuseInPlace('softmax', 'out', opts.out);
+  const y = fill(outFor(x, x.shape, opts.out), !opts.out, (o) => ops().softmax(x.handle, o.handle, opts.scale ?? 1));
+  recordingTape()?.record('softmax', [x], [y], (save) => {
+    const ys = save(y);
+    return ([gy]) => [softmaxBackward(ys, gy!, { scale: opts.scale })];
+  });
+  return y;
 }
 
 /** Gradient of softmax for y = softmax(x·scale): dx = scale·y·(dy − Σ dy·y) per row. */
@@ -145,9 +220,28 @@ export function sumRows(x: F32, out: F32, opts: { accumulate?: boolean } = {}): 
  * 1/sqrt(mean(x²)+eps) is kept for the backward pass.
  */
 export function rmsnorm(x: F32, weight: Weight | null, eps: number, opts: { out?: F32; invRms?: F32 } = {}): F32 {
-  return fill(outFor(x, x.shape, opts.out), !opts.out, (o) =>
-    ops().rmsnorm(x.handle, weight?.handle ?? null, o.handle, eps, opts.invRms?.handle ?? null),
-  );
+  refuseInPlace('rmsnorm', 'out', opts.out);
+  const tape = recordingTape();
+  const taped = tape && (tape.needsGrad(x) || tape.needsGrad(weight));
+  // Backward needs each row's 1/rms: kept when a tape records (a [rows] vector).
+  const invRms = opts.invRms ?? (taped ? Tensor.empty([x.size / (x.shape[x.shape.length - 1] || 1)], { device: x.device }) : undefined);
+  try {
+    const y = fill(outFor(x, x.shape, opts.out), !opts.out, (o) =>
+      ops().rmsnorm(x.handle, weight?.handle ?? null, o.handle, eps, invRms?.handle ?? null),
+    );
+    tape?.record('rmsnorm', [x, weight], [y], (save) => {
+      const xs = save(x), ws = save(weight), inv = save(invRms!);
+      const wantW = weight !== null && tape.needsGrad(weight);
+      return ([gy]) => {
+        const dw = wantW ? Tensor.zeros([weight!.size], { device: x.device }) : undefined;
+        const dx = rmsnormBackward(gy!, xs, ws, inv, { dweight: dw });
+        return [dx, dw?.reshape(weight!.shape)];
+      };
+    });
+    return y;
+  } finally {
+    if (invRms !== opts.invRms) invRms?.dispose();
+  }
 }
 
 /**
@@ -163,9 +257,19 @@ export function rmsnormBackward(dy: F32, x: F32, weight: Weight | null, invRms: 
 /** Rows of `table` [rows, dim] (f32/bf16/f16) picked by int32 ids, as float32 [n, dim]. */
 export function embedding(ids: Tensor<'int32'>, table: Weight, out?: F32): F32 {
   if (table.shape.length !== 2) throw new RangeError(`embedding: 'table' must be [rows, dim], got [${table.shape.join(', ')}]`);
-  return fill(outFor(table, [ids.size, table.shape[1]], out), !out, (o) =>
+  refuseInPlace('embedding', 'out', out);
+  const y = fill(outFor(table, [ids.size, table.shape[1]], out), !out, (o) =>
     ops().embedding(ids.handle, table.handle, o.handle),
   );
+  recordingTape()?.record('embedding', [table], [y], (save) => {
+    const idsKept = save(ids);
+    return ([gy]) => {
+      const dtable = Tensor.zeros(table.shape, { device: table.device });
+      embeddingBackward(idsKept, gy!, dtable);
+      return [dtable];
+    };
+  });
+  return y;
 }
 
 /**
@@ -183,3 +287,6 @@ export function cast<D extends DType>(x: Tensor, dtype: D): Tensor<D> {
 }
 
 export { dtypeCode };
+
+// The tape sums the gradients of a tensor used several times with this op.
+setAccumulator((acc, g) => void ops().binary(binaryCode.add, acc.handle, g.handle, acc.handle));
