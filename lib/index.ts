@@ -19,6 +19,8 @@ export { AdamW, noDecay } from './train/optim.js';
 export type { AdamwParam, AdamwOptions, AdamwStepOptions, AdamwStepResult, AdamwState, AdamwStateMeta, Gradients } from './train/optim.js';
 export { learningRateSchedule } from './train/schedule.js';
 export type { Schedule, ScheduleKind, ScheduleOptions } from './train/schedule.js';
+export { saveCheckpoint, loadCheckpoint, resolveCheckpointDir } from './train/checkpoint.js';
+export type { SaveCheckpointOptions, LoadedCheckpoint, TrainerState, OptimizerState } from './train/checkpoint.js';
 export { Tokenizer } from './processing/tokenizer.js';
 export { loadProcessor, Processor } from './processing/processor.js';
 export type { ProcessorInputs, ProcessorOverrides, ImageOptions } from './processing/processor.js';
