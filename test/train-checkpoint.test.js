@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AdamW, loadCheckpoint, loadModel, openSafetensors, resolveCheckpointDir, saveCheckpoint, saveSafetensors } from '../dist/index.js';
+import { AdamW, loadCheckpoint, loadModel, openSafetensors, ops, resolveCheckpointDir, saveCheckpoint, saveSafetensors } from '../dist/index.js';
 import { fixture, roundBf16 } from './helpers.js';
 import { tempDir } from './safetensors-helpers.js';
 import { checkpointInputs, writeCheckpoint } from './workers/checkpoint-writer.js';
@@ -274,6 +274,44 @@ test('saveCheckpoint refuses weights that do not match the model, naming the ten
     await t.throwsAsync(loadCheckpoint(dir), { message: /no checkpoint at/ });
   } finally {
     inputs.dispose();
+    tmp.cleanup();
+  }
+});
+
+test('resume through a checkpoint is exact: 2 steps + save/load + 2 steps = 4 steps straight (float32 weights saved as bf16)', async (t) => {
+  const tmp = tempDir('gmai-ckpt-');
+  const gradsAt = (weights, k) => new Map([...weights].map(([n, w]) => [n, Float32Array.from({ length: w.size }, (_, i) => Math.sin(i * (k + 1) + k))]));
+  const lrs = [1e-2, 8e-3, 6e-3, 4e-3];
+  const straight = checkpointInputs(LIKE, 1), first = checkpointInputs(LIKE, 1);
+  let resumedWeights, resumed, loaded;
+  try {
+    // (checkpointInputs already took one step: both runs start from the same state)
+    lrs.forEach((lr, k) => straight.optimizer.step(gradsAt(straight.weights, k), { lr, loss: 1 }));
+    lrs.slice(0, 2).forEach((lr, k) => first.optimizer.step(gradsAt(first.weights, k), { lr, loss: 1 }));
+    const dir = tmp.path('checkpoint');
+    await saveCheckpoint(dir, { weights: first.weights, like: LIKE, optimizer: first.optimizer.state(), trainer: { step: 3 } });
+    first.dispose();
+
+    loaded = await loadCheckpoint(dir);
+    resumedWeights = new Map(loaded.weights.keys().map((n) => {
+      const stored = loaded.weights.get(n);
+      const w = ops.cast(stored, 'float32');
+      stored.dispose();
+      return [n, w];
+    }));
+    resumed = AdamW.forModel(resumedWeights, { weightDecay: 0.01 });
+    resumed.loadState(loaded.optimizer);
+    lrs.slice(2).forEach((lr, k) => resumed.step(gradsAt(resumedWeights, k + 2), { lr, loss: 1 }));
+    for (const [name, w] of straight.weights) {
+      t.true(Buffer.from(resumedWeights.get(name).toBytes()).equals(Buffer.from(w.toBytes())), `${name}: resumed = straight, bit for bit`);
+    }
+    const a = straight.optimizer.state(), b = resumed.state();
+    for (const [name, x] of a.tensors) t.true(Buffer.from(b.tensors.get(name).toBytes()).equals(Buffer.from(x.toBytes())), `optimizer ${name}`);
+  } finally {
+    straight.dispose();
+    resumed?.dispose();
+    for (const w of resumedWeights?.values() ?? []) w.dispose();
+    loaded?.close();
     tmp.cleanup();
   }
 });

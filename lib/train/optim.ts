@@ -55,8 +55,9 @@ const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** What state() returns and loadState() takes: tensors by name plus JSON-able metadata. */
 export interface AdamwState {
-  /** `<name>.exp_avg`, `<name>.exp_avg_sq` per parameter, and `<name>.master` where the model
-   * weight is not float32 (its bf16 copy alone would lose the master's low bits on resume). */
+  /** `<name>.exp_avg`, `<name>.exp_avg_sq` and `<name>.master` per parameter. The master is
+   * saved even when the model weight is float32: a checkpoint may store the weight rounded (e.g.
+   * as the bf16 of the original model), and resuming from the rounding would not be exact. */
   tensors: Map<string, F32>;
   meta: AdamwStateMeta;
 }
@@ -192,6 +193,7 @@ export class AdamW implements Disposable {
    * the result) when `loss` or the global gradient norm is NaN or infinite.
    */
   step(grads: Gradients, opts: AdamwStepOptions): AdamwStepResult {
+    if (!(grads instanceof Map)) throw new TypeError('AdamW.step: grads must be a Map of parameter name → gradient');
     const lr = checkNumber(opts?.lr, 'lr', (x) => x >= 0, 'a finite number >= 0');
     const gradScale = checkNumber(opts.gradScale ?? 1, 'gradScale', () => true, 'a finite number');
     for (const name of grads.keys()) {
@@ -268,7 +270,7 @@ export class AdamW implements Disposable {
     for (const [name, s] of this.#slots) {
       tensors.set(`${name}.exp_avg`, s.expAvg);
       tensors.set(`${name}.exp_avg_sq`, s.expAvgSq);
-      if (s.param.weight?.dtype !== 'float32') tensors.set(`${name}.master`, s.param.master);
+      tensors.set(`${name}.master`, s.param.master);
       Object.defineProperty(steps, name, { value: s.steps, enumerable: true, writable: true, configurable: true });
     }
     return {
@@ -278,8 +280,8 @@ export class AdamW implements Disposable {
   }
 
   /**
-   * Restores a state() (e.g. from loadCheckpoint): moments, step counts, and masters where saved
-   * (the model weights are then rewritten from them). The parameter names must match exactly.
+   * Restores a state() (e.g. from loadCheckpoint): moments, step counts and masters (the model
+   * weights are rewritten from the masters). The parameter names must match exactly.
    * Hyperparameters stay those given to the constructor.
    */
   loadState(state: { tensors: ReadonlyMap<string, Tensor>; meta: unknown }): void {
@@ -311,18 +313,14 @@ export class AdamW implements Disposable {
     const plan = [...this.#slots.values()].map((s) => {
       const n = s.param.master.size, k = s.param.name, st = steps[k];
       if (typeof st !== 'number' || !Number.isInteger(st) || st < 0) throw new RangeError(`AdamW.loadState: the step count of '${k}' is ${String(st)}`);
-      const master = tensorOf(`${k}.master`, n, s.param.weight?.dtype !== 'float32');
+      const master = tensorOf(`${k}.master`, n, true);
       return { s, st, m: tensorOf(`${k}.exp_avg`, n, true)!, v: tensorOf(`${k}.exp_avg_sq`, n, true)!, master };
     });
     for (const { s, st, m, v, master } of plan) {
       copyInto(s.expAvg, m);
       copyInto(s.expAvgSq, v);
-      if (master) {
-        copyInto(s.param.master, master);
-        if (s.param.weight) writeWeight(s.param.weight, s.param.master);
-      } else if (s.param.weight) {
-        copyInto(s.param.master, s.param.weight);  // a float32 weight is the master
-      }
+      copyInto(s.param.master, master!);
+      if (s.param.weight) writeWeight(s.param.weight, s.param.master);
       s.steps = st;
     }
     this.#skippedSteps = typeof meta.skippedSteps === 'number' ? meta.skippedSteps : 0;
