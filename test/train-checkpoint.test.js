@@ -270,6 +270,8 @@ test('saveCheckpoint refuses weights that do not match the model, naming the ten
     await t.throwsAsync(saveCheckpoint(dir, { weights: reshaped, like: LIKE, trainer }), { message: new RegExp(`weight '${firstName.replace(/\./g, '\\.')}' is \\[\\d+\\] but`) });
     await t.throwsAsync(saveCheckpoint(dir, { weights: inputs.weights, like: LIKE, trainer: { step: -1 } }), { message: /'trainer.step' must be an integer >= 0/ });
     await t.throwsAsync(saveCheckpoint(dir, { weights: inputs.weights, like: tmp.path('nope'), trainer }), { message: /'like' must be the model folder/ });
+    await t.throwsAsync(saveCheckpoint(dir, { weights: inputs.weights, like: LIKE, trainer: { step: 1, version: 2 } }), { message: /'trainer.version' is reserved/ });
+    await t.throwsAsync(saveCheckpoint(dir, { weights: inputs.weights, like: LIKE, trainer: { step: 1, n: 1n } }), { message: /'trainer' cannot be written as JSON/ });
     t.deepEqual(readdirSync(tmp.dir), []);
     await t.throwsAsync(loadCheckpoint(dir), { message: /no checkpoint at/ });
   } finally {

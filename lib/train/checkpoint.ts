@@ -151,6 +151,9 @@ function trainerJson(trainer: TrainerState): string {
   if (!Number.isInteger(trainer.step) || trainer.step < 0) {
     throw new RangeError(`saveCheckpoint: 'trainer.step' must be an integer >= 0, got ${String(trainer.step)}`);
   }
+  for (const reserved of ['format', 'version']) {
+    if (Object.hasOwn(trainer, reserved)) throw new TypeError(`saveCheckpoint: 'trainer.${reserved}' is reserved for the file's own format tag; use another key`);
+  }
   try {
     return JSON.stringify({ format: TRAINER_FORMAT, version: 1, ...trainer }, null, 2) + '\n';
   } catch (e) {
