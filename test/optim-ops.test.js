@@ -1,5 +1,5 @@
 // The optimiser ops (ops.adamwStep, ops.sumOfSquares) against float64 references of the
-// formulas computed here: several steps from random (and poisoned-then-overwritten) state, odd
+// formulas computed here: several steps from random state (model copies poisoned first), odd
 // sizes including 1 and sizes that cross the native chunk size, per-tensor weight decay, a
 // gradient scale, bf16 and f32 model copies, and the errors a bad call gets. When
 // /usr/bin/python3 has torch, also against torch.optim.AdamW itself.
@@ -7,21 +7,10 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { Tensor, ops } from '../dist/index.js';
 import { assertClose, freshSeed, randomArray, roundBf16 } from './helpers.js';
+import { adamwReference } from './optim-helpers.js';
 
 const CHUNK = 1 << 16;  // kOptimChunkElements in gmai/ops/optim.h
 const SIZES = [1, 7, 17, 1000, CHUNK + 3, 2 * CHUNK + 1];
-
-/** One float64 AdamW step (torch.optim.AdamW's formulas) over plain arrays, in place. */
-function adamwReference(p, g, m, v, { lr, beta1, beta2, eps, weightDecay, step, gradScale = 1 }) {
-  const bc1 = 1 - beta1 ** step, bc2Sqrt = Math.sqrt(1 - beta2 ** step);
-  for (let i = 0; i < p.length; i++) {
-    const gi = g[i] * gradScale;
-    p[i] *= 1 - lr * weightDecay;
-    m[i] = beta1 * m[i] + (1 - beta1) * gi;
-    v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
-    p[i] -= (lr / bc1) * m[i] / (Math.sqrt(v[i]) / bc2Sqrt + eps);
-  }
-}
 
 /** Runs fn(keep), then disposes every tensor passed through keep(). */
 function scoped(fn) {

@@ -51,8 +51,18 @@ async function* chunksOf(data: AtomicData): AsyncGenerator<Uint8Array> {
   else for await (const c of data) yield typeof c === 'string' ? Buffer.from(c, 'utf8') : c;
 }
 
-/** Makes the rename durable. Some filesystems refuse fsync on a directory: that is fine. */
-async function syncDirectory(dir: string): Promise<void> {
+/** Flushes a file's data to disk (fsync), e.g. after copying it. */
+export async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes a rename (or a new entry) durable. Some filesystems refuse fsync on a directory: that is fine. */
+export async function syncDirectory(dir: string): Promise<void> {
   let fh;
   try {
     fh = await open(dir, 'r');

@@ -13,13 +13,14 @@ export function openSafetensorsIndex(indexPath: string, openShard: OpenShard): S
   return new ShardedSafetensors(indexPath, readIndex(indexPath), openShard);
 }
 
-interface ParsedIndex {
+export interface ParsedIndex {
   metadata: Record<string, string>;
   /** tensor name → shard file name as written in the index */
   weightMap: Map<string, string>;
 }
 
-function readIndex(indexPath: string): ParsedIndex {
+/** Reads and checks a `*.safetensors.index.json` (shard names stay inside its folder). */
+export function readIndex(indexPath: string): ParsedIndex {
   const fail = (why: string, tensor?: string): never => { throw new SafetensorsError(indexPath, why, tensor); };
   let text = '';
   try {
