@@ -3,7 +3,7 @@
 // back by the package's reader (and pydicom when installed), disjoint splits, eval loader.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -211,15 +211,38 @@ for f in sys.argv[1:]:
     d = pydicom.dcmread(f)  # strict enough to fail on a bad preamble, meta or length
     a = d.pixel_array
     out.append([d.file_meta.MediaStorageSOPClassUID, d.SOPClassUID, d.Modality, d.PhotometricInterpretation, list(a.shape), hashlib.sha256(a.astype('uint8').tobytes()).hexdigest()])
-print(json.dumps(out))`;
+print(json.dumps([pydicom.__version__, out]))`;
     const files = ds.train.map((r) => join(dir, r.image));
-    const got = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, ...files], { encoding: 'utf8' }));
+    const [version, got] = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, ...files], { encoding: 'utf8' }));
+    t.log(`pydicom ${version} read ${files.length} files`);
     for (let i = 0; i < files.length; i++) {
       const px = await readDicom(files[i]);
       const shape = px.meta.samplesPerPixel === 3 ? [px.meta.rows, px.meta.columns, 3] : [px.meta.rows, px.meta.columns];
       t.deepEqual(got[i].slice(0, 5), ['1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.5.1.4.1.1.7', px.meta.modality, px.meta.photometricInterpretation, shape]);
       t.is(got[i][5], sha(Uint8Array.from(px.stored)), `${files[i]} pixels`);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('DICOM files pass dciodvfy (dicom3tools) without errors (skipped when it is not installed)', async (t) => {
+  try {
+    execFileSync('dciodvfy', [], { stdio: 'pipe' });
+  } catch (e) {
+    if (e.code === 'ENOENT') { t.log('skipped: dciodvfy (dicom3tools) is not on PATH'); t.pass(); return; }
+  }
+  const dir = tmp();
+  try {
+    const ds = await writeSyntheticDataset(dir, { seed: 8, trainCount: 4, heldOutCount: 0, format: 'dicom' });
+    for (const r of ds.train) {
+      // dciodvfy reports on stderr and exits 0 even when it finds errors
+      const res = spawnSync('dciodvfy', ['-new', join(dir, r.image)], { encoding: 'utf8' });
+      const report = res.stdout + res.stderr;
+      t.regex(report, /SCImage/, `${r.id}: recognised as a Secondary Capture image`);
+      t.deepEqual(report.split('\n').filter((l) => /^Error/.test(l)), [], `${r.id} (${r.modality})`);
+    }
+    t.log(`dciodvfy: ${ds.train.length} files, no errors`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

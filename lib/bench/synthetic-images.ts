@@ -33,6 +33,8 @@ export function syntheticChestDicom(size = 512, seed = 7): Buffer {
     modality: 'CR', sopClassUid: CR_IMAGE_STORAGE,
     sopInstanceUid: uid('instance'), studyInstanceUid: uid('study'), seriesInstanceUid: uid('series'),
     window: { center: 2048, width: 4096 },
+    // CR Series and General Equipment attributes the CR IOD requires (dciodvfy-clean)
+    extra: [[0x00080070, 'LO', ''], [0x00180015, 'CS', 'CHEST'], [0x00185101, 'CS', 'PA']],
   });
 }
 

@@ -107,7 +107,7 @@ export function encodeDicom(example: Pick<SyntheticExample, 'seed' | 'modality' 
   const uid = (what: string) => uidFromKey(`gmai synthetic ${example.seed} ${what}`);
   return writeDicomImage({
     rows: scene.height, columns: scene.width, photometric: scene.channels === 3 ? 'RGB' : 'MONOCHROME2', pixels: scene.data,
-    modality: DICOM_MODALITY[example.modality], sopClassUid: SECONDARY_CAPTURE_IMAGE_STORAGE,
+    modality: DICOM_MODALITY[example.modality], patientId: 'SYNTHETIC', laterality: '', sopClassUid: SECONDARY_CAPTURE_IMAGE_STORAGE,
     sopInstanceUid: uid('instance'), seriesInstanceUid: uid('series'), studyInstanceUid: uid('study'),
     window: scene.channels === 1 ? { center: 128, width: 256 } : undefined,
     extra: [[0x00080064, 'CS', 'SYN']],

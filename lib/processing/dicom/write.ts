@@ -75,6 +75,13 @@ export interface DicomImage {
   sopInstanceUid: string;
   studyInstanceUid: string;
   seriesInstanceUid: string;
+  /** Patient ID (0010,0020); empty when absent (type 2). */
+  patientId?: string;
+  /**
+   * Laterality (0020,0060), type 2C: 'L', 'R', or '' for unknown; leave it out for an unpaired
+   * body part (e.g. BodyPartExamined CHEST), give it when the body part is paired or not stated.
+   */
+  laterality?: string;
   /** VOI window (0028,1050/1051) for monochrome images. */
   window?: { center: number; width: number };
   /** Further elements (e.g. Conversion Type, Image Comments). */
@@ -107,7 +114,7 @@ export function writeDicomImage(img: DicomImage): Buffer {
     [0x00080060, 'CS', img.modality],
     [0x00080090, 'PN', ''],  // referring physician
     [0x00100010, 'PN', ''],  // patient name
-    [0x00100020, 'LO', ''],  // patient ID
+    [0x00100020, 'LO', img.patientId ?? ''],
     [0x00100030, 'DA', ''],  // birth date
     [0x00100040, 'CS', ''],  // sex
     [0x0020000d, 'UI', img.studyInstanceUid],
@@ -126,6 +133,7 @@ export function writeDicomImage(img: DicomImage): Buffer {
     [0x00280103, 'US', 0],  // unsigned
     [0x7fe00010, bitsAllocated === 16 ? 'OW' : 'OB', pixelBytes],
   ];
+  if (img.laterality !== undefined) elements.push([0x00200060, 'CS', img.laterality]);
   if (samples === 3) elements.push([0x00280006, 'US', 0]);  // planar configuration: RGBRGB…
   if (img.window) elements.push([0x00281050, 'DS', String(img.window.center)], [0x00281051, 'DS', String(img.window.width)]);
   return writeDicomFile([...elements, ...(img.extra ?? [])]);
