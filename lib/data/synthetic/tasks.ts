@@ -42,7 +42,7 @@ interface Slot { half: Half; vertical: Vertical; radius: [number, number] }  // 
 
 const NORMAL: [number, number] = [0.03, 0.05];
 const SMALL: [number, number] = [0.025, 0.035];
-const LARGE: [number, number] = [0.06, 0.07];  // ≥ (0.06/0.035)² ≈ 2.9 × the area of any SMALL one
+const LARGE: [number, number] = [0.06, 0.07];  // area ≥ (0.06/0.035)² / 1.25 (aspect) ≈ 2.3 × any SMALL one
 const QUADRANTS: [Half, Vertical][] = [['left', 'upper'], ['right', 'upper'], ['left', 'lower'], ['right', 'lower']];
 /** Gap between a lesion's edge and the midline, and between two lesions, in pixels. */
 const MARGIN = 2;
