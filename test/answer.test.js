@@ -33,9 +33,11 @@ for (const [column, fn] of Object.entries(columns)) {
   });
 }
 
-test('defaults: formatReward is formatR1V, accuracyReward is accuracyMedVlmR1', (t) => {
+test('root aliases: formatReward is rewards.format, accuracyReward is rewards.accuracy', (t) => {
+  t.is(formatReward, rewards.format);
+  t.is(accuracyReward, rewards.accuracy);
   for (const c of curated.cases) {
-    t.is(formatReward(c.completion), c.expected.format_r1v, `case ${c.id}`);
+    t.is(formatReward(c.completion), c.expected.format_mm_eureka, `case ${c.id}`);
     t.is(accuracyReward(c.completion, c.solution), c.expected.accuracy_medvlm_r1, `case ${c.id}`);
   }
 });

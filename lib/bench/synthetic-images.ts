@@ -1,39 +1,12 @@
 // Benchmark inputs made in memory (no downloads, no fixtures): a 16-bit MONOCHROME2 DICOM
 // with a chest-radiograph-like pattern, and a photo-like RGB JPEG (gradients, texture, noise).
 import sharp from 'sharp';
+import { CR_IMAGE_STORAGE, uidFromKey, writeDicomImage } from '../processing/dicom/write.js';
 
 /** Seeded uniform [0, 1) (LCG): the same pixels on every run. */
 function uniform(seed: number): () => number {
   let s = seed >>> 0;
   return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
-}
-
-type Element = [tag: number, vr: string, value: string | number | Uint8Array];
-const LONG_LENGTH_VRS = new Set(['OB', 'OW', 'UN', 'SQ', 'UT']);
-
-/** One explicit-VR little-endian data element; strings padded to even length as PS3.5 asks. */
-function encodeElement([tag, vr, value]: Element): Buffer {
-  let body: Buffer;
-  if (vr === 'US') { body = Buffer.alloc(2); body.writeUInt16LE(value as number); }
-  else if (vr === 'UL') { body = Buffer.alloc(4); body.writeUInt32LE(value as number); }
-  else if (typeof value === 'string') body = Buffer.from(value.length % 2 ? value + (vr === 'UI' ? '\0' : ' ') : value, 'latin1');
-  else body = Buffer.from(value as Uint8Array);
-  const long = LONG_LENGTH_VRS.has(vr);
-  const head = Buffer.alloc(long ? 12 : 8);
-  head.writeUInt16LE(tag >>> 16, 0);
-  head.writeUInt16LE(tag & 0xffff, 2);
-  head.write(vr, 4, 'latin1');
-  if (long) head.writeUInt32LE(body.length, 8); else head.writeUInt16LE(body.length, 6);
-  return Buffer.concat([head, body]);
-}
-
-/** A Part 10 file: preamble, "DICM", file meta group, then `elements` (ascending tags). */
-function writeDicom(elements: Element[]): Buffer {
-  const meta = Buffer.concat([
-    encodeElement([0x00020002, 'UI', '1.2.840.10008.5.1.4.1.1.1']),  // CR image storage
-    encodeElement([0x00020010, 'UI', '1.2.840.10008.1.2.1']),  // explicit VR little endian
-  ]);
-  return Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), encodeElement([0x00020000, 'UL', meta.length]), meta, ...elements.map(encodeElement)]);
 }
 
 /** 12-bit stored values of a frontal chest film: dark lungs, ribs, mediastinum, spine, noise. */
@@ -54,21 +27,15 @@ function chestPattern(size: number, seed: number): Uint16Array {
 
 /** A size×size 16-bit (12 bits stored) MONOCHROME2 CR DICOM with a lung window. */
 export function syntheticChestDicom(size = 512, seed = 7): Buffer {
-  const pixels = chestPattern(size, seed);
-  return writeDicom([
-    [0x00080060, 'CS', 'CR'],
-    [0x00280002, 'US', 1],
-    [0x00280004, 'CS', 'MONOCHROME2'],
-    [0x00280010, 'US', size],
-    [0x00280011, 'US', size],
-    [0x00280100, 'US', 16],
-    [0x00280101, 'US', 12],
-    [0x00280102, 'US', 11],
-    [0x00280103, 'US', 0],
-    [0x00281050, 'DS', '2048'],
-    [0x00281051, 'DS', '4096'],
-    [0x7fe00010, 'OW', new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength)],
-  ]);
+  const uid = (what: string) => uidFromKey(`gmai bench chest ${size} ${seed} ${what}`);
+  return writeDicomImage({
+    rows: size, columns: size, photometric: 'MONOCHROME2', pixels: chestPattern(size, seed), bitsStored: 12,
+    modality: 'CR', sopClassUid: CR_IMAGE_STORAGE,
+    sopInstanceUid: uid('instance'), studyInstanceUid: uid('study'), seriesInstanceUid: uid('series'),
+    window: { center: 2048, width: 4096 },
+    // CR Series and General Equipment attributes the CR IOD requires (dciodvfy-clean)
+    extra: [[0x00080070, 'LO', ''], [0x00180015, 'CS', 'CHEST'], [0x00185101, 'CS', 'PA']],
+  });
 }
 
 /** A width×height RGB JPEG (quality 90) that compresses like a photo: gradients, texture, noise. */

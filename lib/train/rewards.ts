@@ -152,18 +152,44 @@ export function medR1EvalCorrect(completion: string, solution: string): Reward |
   return answerMedR1Eval(completion) === truth ? 1 : 0;
 }
 
-// ---- defaults --------------------------------------------------------------------------------------
+// ---- the package's rewards: rewards.format and rewards.accuracy ------------------------------------
 
 /**
- * Default format reward: `formatR1V`, the check shared by five code bases (R1-V, VLM-R1, Med-R1,
- * MedVLM-R1, EasyR1) and the one `parseAnswer(...).formatOk` reports. 1.0 / 0.0.
+ * The format reward GMAI-VL-R1 trains with: MM-EUREKA's `format_reward_func` (`formatMmEureka`,
+ * reproducing the `format_mm_eureka` column on all 38 reference cases), so 0.5 or 0.0.
+ * 0.5 when the completion holds exactly one `<think>` block followed, after whitespace only, by
+ * exactly one `<answer>` block, both non-empty; text before or after is allowed (a trailing
+ * newline or end-of-turn token costs nothing). One guard is added on top of the port: an answer
+ * block holding only whitespace scores 0.0 (MM-EUREKA's `.+?` accepts `<answer> </answer>`;
+ * no reference case has one). It is the only reference column that never pays an empty or
+ * missing answer: `format_r1v` and `format_open_r1_multimodal` pay `<answer></answer>` (case 28).
+ * Scale it with a weight (e.g. 2 → 1.0) when combining rewards.
  */
-export const formatReward = formatR1V;
+export function format(completion: string): Reward {
+  requireString(completion, 'completion');
+  if (formatMmEureka(completion) === 0) return 0;
+  return pyStrip(ANSWER_DOTALL.exec(completion)![1]) ? 0.5 : 0;
+}
 
 /**
- * Default accuracy reward: `accuracyMedVlmR1` (MedVLM-R1, a medical VQA GRPO code base).
- * Full credit only for a lone correct letter, half for the correct letter with other text, and
- * nothing when the answer names several letters — unlike VLM-R1's heuristic, which pays a
- * hedged "A, B" (a policy could learn to list options). 1.0 / 0.5 / 0.0.
+ * The accuracy reward GMAI-VL-R1 trains with: MedVLM-R1's `accuracy_reward` (`accuracyMedVlmR1`,
+ * reproducing the `accuracy_medvlm_r1` column on all 38 reference cases): 1.0 when the first
+ * `<answer>` block (tags in any case) names exactly one letter A–J and nothing else, 0.5 when it
+ * names exactly the right letter among other text (`B.`, `(B)`), 0.0 otherwise — and 0.0 for a
+ * missing, empty or blank answer block, and for a hedge naming several letters (`A, B`), which
+ * VLM-R1's heuristic pays. `solution` is the ground truth as a letter or `<answer>B</answer>`.
  */
-export const accuracyReward = accuracyMedVlmR1;
+export function accuracy(completion: string, solution: string): Reward {
+  requireString(completion, 'completion');
+  requireString(solution, 'solution');
+  return accuracyMedVlmR1(completion, solution);
+}
+
+function requireString(value: unknown, name: string): void {
+  if (typeof value !== 'string') throw new TypeError(`rewards: '${name}' must be a string, got ${value === null ? 'null' : typeof value}`);
+}
+
+/** Same function as `format` (the name exported at the package root since before `rewards.format`). */
+export const formatReward = format;
+/** Same function as `accuracy`. */
+export const accuracyReward = accuracy;
