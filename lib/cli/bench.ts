@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<numbe
   model: () => import('../bench/model.js'),
   preprocess: () => import('../bench/preprocess.js'),
   generate: () => import('../bench/generate.js'),
+  loss: () => import('../bench/loss.js'),
 };
 
 export async function bench(argv: string[]): Promise<number> {

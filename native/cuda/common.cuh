@@ -70,3 +70,30 @@ __device__ __forceinline__ float loadAsFloat(const void* p, DType t, int64_t i) 
 }
 
 }  // namespace gmai::cuda
+
+namespace gmai::cuda {
+
+// Block-wide sum and max over Threads threads (a multiple of 32); `shared` holds Threads/32
+// floats. Every thread gets the result.
+template <int Threads>
+__device__ __forceinline__ float blockReduceSum(float v, float* shared) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
+  if ((threadIdx.x & 31) == 0) shared[threadIdx.x >> 5] = v;
+  __syncthreads();
+  float total = 0.0f;
+  for (int w = 0; w < Threads / 32; ++w) total += shared[w];
+  __syncthreads();
+  return total;
+}
+template <int Threads>
+__device__ __forceinline__ float blockReduceMax(float v, float* shared) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, o));
+  if ((threadIdx.x & 31) == 0) shared[threadIdx.x >> 5] = v;
+  __syncthreads();
+  float m = -INFINITY;
+  for (int w = 0; w < Threads / 32; ++w) m = fmaxf(m, shared[w]);
+  __syncthreads();
+  return m;
+}
+
+}  // namespace gmai::cuda

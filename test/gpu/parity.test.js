@@ -380,4 +380,70 @@ opTest(['resizeBicubic'], 'resizeBicubic is CPU-only: CUDA tensors get an error 
   t.throws(() => native().resizeBicubic(src.handle, dst.handle), { message: /resizeBicubic has no CUDA kernel/ });
 });
 
+// ---- losses: token log-probs (chunked over lm_head) and the GRPO per-token loss --------------
+
+opTest(['tokenLogprobs', 'tokenLogprobsBackward'], 'tokenLogprobs forward/backward: lm_head f32/bf16 and logits, τ, uneven chunks, dLmHead accumulation', (t) => {
+  for (const [N, V, H, chunkRows] of [[1, 1, 1, 0], [7, 37, 9, 3], [33, 4099, 65, 5], [130, 1000, 129, 0]]) {
+    for (const dtype of ['float32', 'bfloat16']) {
+      for (const tau of [1, 0.7]) {
+        const seed = freshSeed();
+        const r = rng(seed);
+        const tag = `N ${N} V ${V} H ${H} ${dtype} τ ${tau} chunk ${chunkRows} seed ${seed}`;
+        const hidden = Tensor.from(randomArray(N * H, seed, -2, 2), [N, H]);
+        const w32 = Tensor.from(randomArray(V * H, seed + 1), [V, H]);
+        const W = dtype === 'float32' ? w32 : ops.cast(w32, dtype);
+        const targets = Tensor.from(Int32Array.from({ length: N }, () => r.int(V)), [N]);
+        const dlogp = Tensor.from(Float32Array.from({ length: N }, (_, i) => (i % 4 === 1 ? 0 : r.uniform(-1, 1))), [N]);
+        const dW0 = Tensor.from(randomArray(V * H, seed + 2), [V, H]);
+        const opts = { temperature: tau, chunkRows, entropy: true };
+        const cpu = ops.tokenLogprobs(hidden, W, targets, opts);
+        const gpu = ops.tokenLogprobs(onGpu(hidden), onGpu(W), onGpu(targets), opts);
+        compare(t, `logp ${tag}`, cpu.logp, gpu.logp, 1e-4);
+        compare(t, `lse ${tag}`, cpu.lse, gpu.lse, 1e-4);
+        compare(t, `entropy ${tag}`, cpu.entropy, gpu.entropy, 1e-4);
+        const dWcpu = dW0.clone(), dWgpu = onGpu(dW0);
+        const dxCpu = ops.tokenLogprobsBackward(hidden, W, targets, cpu.lse, dlogp, { temperature: tau, chunkRows, dLmHead: dWcpu });
+        const dxGpu = Tensor.full([N, H], NaN, { device: 'cuda' });
+        native().tokenLogprobsBackward(onGpu(hidden).handle, onGpu(W).handle, onGpu(targets).handle, gpu.lse.handle, onGpu(dlogp).handle,
+          dxGpu.handle, dWgpu.handle, { temperature: tau, chunkRows });
+        compare(t, `dhidden ${tag}`, dxCpu, dxGpu, 1e-4 * Math.sqrt(V));
+        compare(t, `dLmHead ${tag}`, dWcpu, dWgpu, 1e-4 * Math.sqrt(N));
+        // logits in, logits' gradient out
+        const logits = Tensor.from(randomArray(N * V, seed + 3, -4, 4), [N, V]);
+        const lc = ops.tokenLogprobs(logits, null, targets, opts), lg = ops.tokenLogprobs(onGpu(logits), null, onGpu(targets), opts);
+        compare(t, `logp (logits) ${tag}`, lc.logp, lg.logp, 1e-4);
+        compare(t, `entropy (logits) ${tag}`, lc.entropy, lg.entropy, 1e-4);
+        const dl = Tensor.full([N, V], NaN, { device: 'cuda' });
+        native().tokenLogprobsBackward(onGpu(logits).handle, null, onGpu(targets).handle, lg.lse.handle, onGpu(dlogp).handle, dl.handle, null, { temperature: tau });
+        compare(t, `dlogits ${tag}`, ops.tokenLogprobsBackward(logits, null, targets, lc.lse, dlogp, { temperature: tau }), dl, 1e-6);
+      }
+    }
+  }
+});
+
+opTest(['grpoTokenLoss'], 'grpoTokenLoss: every loss type, token and sequence level, δ, β, empty rows', (t) => {
+  for (const [B, T] of [[1, 1], [8, 7], [37, 129]]) {
+    for (const lossType of ['grpo', 'bnpo', 'dr_grpo', 'dapo', 'cispo', 'sapo']) {
+      for (const importanceSamplingLevel of ['token', 'sequence']) {
+        const seed = freshSeed();
+        const r = rng(seed);
+        const tag = `B ${B} T ${T} ${lossType} ${importanceSamplingLevel} seed ${seed}`;
+        const bt = (f) => Tensor.from(Float32Array.from({ length: B * T }, f), [B, T]);
+        const logp = bt(() => r.uniform(-5, 0)), oldLogp = bt(() => r.uniform(-5, 0)), refLogp = bt(() => r.uniform(-5, 0));
+        const entropy = bt(() => r.uniform(0, 3));
+        const mask = bt((_, i) => (Math.floor(i / T) === 1 ? 0 : r.next() < 0.8 ? 1 : 0));  // row 1 empty
+        const advantages = Tensor.from(Float32Array.from({ length: B }, () => r.uniform(-2, 2)), [B]);
+        const config = { lossType, importanceSamplingLevel, beta: 0.04, epsilonLow: 0.2, epsilonHigh: 0.28, delta: r.next() < 0.5 ? 1.5 : null,
+          maxCompletionLength: T + 1, numItems: 1 + r.int(B * T), gradientAccumulationSteps: 2 };
+        const inputs = { logp, oldLogp, refLogp, advantages, mask, entropy };
+        const cpu = ops.grpoTokenLoss(inputs, config);
+        const gpuInputs = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, onGpu(v)]));
+        const gpu = ops.grpoTokenLoss(gpuInputs, config);
+        for (const k of ['dlogp', 'perTokenLoss', 'coef1', 'coef2', 'kl']) compare(t, `${k} ${tag}`, cpu[k], gpu[k], 1e-5);
+        for (const [k, v] of Object.entries(cpu.stats)) t.true(Math.abs(v - gpu.stats[k]) <= 1e-5 * (1 + Math.abs(v)), `stats.${k} ${tag}: cpu ${v}, cuda ${gpu.stats[k]}`);
+      }
+    }
+  }
+});
+
 checkOpCoverage();
