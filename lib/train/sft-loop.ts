@@ -9,7 +9,7 @@ import { loadMcqDataset } from '../eval/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, type Model } from '../model/model.js';
 import { loadProcessor } from '../processing/processor.js';
-import { createRng, deriveSeed } from '../random.js';
+import { createRng, deriveSeed } from '../data/synthetic/prng.js';
 import { readConfigFile, validate, type Schema } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { AdamW } from './optim.js';
@@ -96,7 +96,7 @@ export interface TrainCallbacks<M> {
 }
 
 /** What a checkpoint records about the loop (beside weights and optimiser state). */
-export interface TrainerState {
+export interface LoopState {
   step: number;
   /** Examples consumed so far (the data position). */
   consumed: number;
@@ -111,7 +111,8 @@ function epochOrder(n: number, seed: number, epoch: number): number[] {
 
 export function latestCheckpoint(output: string): string | undefined {
   if (!existsSync(output)) return undefined;
-  const steps = readdirSync(output).map((d) => /^checkpoint-(\d+)$/.exec(d)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
+  // (checkpoint-N.previous: a save was killed between its two renames; loadCheckpoint finds it.)
+  const steps = readdirSync(output).map((d) => /^checkpoint-(\d+)(\.previous)?$/.exec(d)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
   return steps.length ? join(output, `checkpoint-${Math.max(...steps)}`) : undefined;
 }
 
@@ -137,14 +138,16 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
   const totalSteps = config.steps ?? Math.max(1, Math.ceil(((config.epochs ?? 1) * examples.length) / config.batchSize));
 
   const ckpt = resumeFrom ? await loadCheckpoint(resumeFrom) : undefined;
-  const model: Model = await loadModel(ckpt ? resumeFrom! : config.model, { dtype: config.dtype });
+  const model: Model = await loadModel(ckpt ? ckpt.dir : config.model, { dtype: config.dtype });
   try {
     const isTrainable = trainablePredicate(model.weights, config.trainable);
     using opt = AdamW.forModel(model.parameters().filter(([name]) => isTrainable(name)), { weightDecay: config.weightDecay, maxGradNorm: config.maxGradNorm });
-    const trainer: TrainerState = (ckpt?.trainerState as TrainerState | undefined) ?? { step: 0, consumed: 0, seed: config.seed, config };
+    const trainer: LoopState = ckpt ? (ckpt.trainer as unknown as LoopState) : { step: 0, consumed: 0, seed: config.seed, config };
     if (ckpt) {
-      opt.loadState(ckpt.optimizer!);
-      log(`resumed from ${resumeFrom} at step ${trainer.step}`);
+      if (!ckpt.optimizer) throw new Error(`${ckpt.dir} holds no optimizer state: it cannot be resumed exactly`);
+      opt.loadState(ckpt.optimizer);
+      ckpt.close();
+      log(`resumed from ${ckpt.dir} at step ${trainer.step}`);
     }
     const schedule = learningRateSchedule({ kind: config.schedule, lr: config.learningRate, warmupSteps: config.warmupSteps, totalSteps });
     const metricsFile = join(config.output, 'metrics.jsonl');
@@ -188,7 +191,7 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
       const last = trainer.step === totalSteps;
       if (last || (config.saveEvery && trainer.step % config.saveEvery === 0)) {
         checkpoint = join(config.output, `checkpoint-${trainer.step}`);
-        await saveCheckpoint(checkpoint, { model, like: config.model, optimizer: opt.state(), trainerState: { ...trainer } });
+        await saveCheckpoint(checkpoint, { weights: model.weights.params, like: config.model, optimizer: opt.state(), trainer: { ...trainer } });
         writeFileAtomic(join(config.output, 'loss.svg'), lineChartSvg([{ name: 'training loss', points: history.map((h) => [h.step, h.loss]) }],
           { title: 'SFT loss', xLabel: 'step', yLabel: 'mean −log p per completion token' }));
         log(`saved ${checkpoint}`);
