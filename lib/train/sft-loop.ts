@@ -152,7 +152,7 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
     const schedule = learningRateSchedule({ kind: config.schedule, lr: config.learningRate, warmupSteps: config.warmupSteps, totalSteps });
     const metricsFile = join(config.output, 'metrics.jsonl');
     const history = readHistory(metricsFile, trainer.step);
-    writeFileAtomic(metricsFile, history.map((m) => JSON.stringify(m) + '\n').join(''));
+    await writeFileAtomic(metricsFile, history.map((m) => JSON.stringify(m) + '\n').join(''));
     using grads = new GradBuffers(model.weights);
     let checkpoint = resumeFrom ?? '';
     let order = { epoch: -1, perm: [] as number[] };
@@ -192,7 +192,7 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
       if (last || (config.saveEvery && trainer.step % config.saveEvery === 0)) {
         checkpoint = join(config.output, `checkpoint-${trainer.step}`);
         await saveCheckpoint(checkpoint, { weights: model.weights.params, like: config.model, optimizer: opt.state(), trainer: { ...trainer } });
-        writeFileAtomic(join(config.output, 'loss.svg'), lineChartSvg([{ name: 'training loss', points: history.map((h) => [h.step, h.loss]) }],
+        await writeFileAtomic(join(config.output, 'loss.svg'), lineChartSvg([{ name: 'training loss', points: history.map((h) => [h.step, h.loss]) }],
           { title: 'SFT loss', xLabel: 'step', yLabel: 'mean −log p per completion token' }));
         log(`saved ${checkpoint}`);
       }
@@ -206,5 +206,12 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
 /** Metrics lines of steps ≤ `upTo` (a resumed run rewrites what came after its checkpoint). */
 function readHistory(file: string, upTo: number): SftStepMetrics[] {
   if (!existsSync(file) || upTo === 0) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SftStepMetrics).filter((m) => m.step <= upTo);
+  const parse = (l: string): SftStepMetrics[] => {
+    try {
+      return [JSON.parse(l) as SftStepMetrics];
+    } catch {
+      return [];  // a line cut short by a crash (it came after the checkpoint anyway)
+    }
+  };
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).flatMap(parse).filter((m) => m.step <= upTo);
 }
