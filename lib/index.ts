@@ -21,6 +21,8 @@ export type { SftExample, SftLossAndGrads } from './train/sft.js';
 export { trainSft } from './train/index.js';
 export type { SftConfig, SftResult, SftStepMetrics } from './train/index.js';
 export type { Trainable } from './train/params.js';
+export { attachLora, LoraAdapters, saveLoraAdapter, mergeLora, TEXT_LORA_TARGETS, VISION_LORA_TARGETS } from './train/lora.js';
+export type { LoraOptions, ResolvedLoraOptions, DropoutKey } from './train/lora.js';
 export type { GrpoLossArgs, GrpoLossResult, GrpoMetrics, Advantages, AdvantagesInput, TensorData, ScaleRewards } from './train/grpo.js';
 export { AdamW, noDecay } from './train/optim.js';
 export type { AdamwParam, AdamwOptions, AdamwStepOptions, AdamwStepResult, AdamwState, AdamwStateMeta, Gradients } from './train/optim.js';

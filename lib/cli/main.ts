@@ -8,7 +8,7 @@ const commands: Record<string, { run: Command; help: string }> = {
   demo: { run: (argv) => import('./demo.js').then((m) => m.demo(argv)), help: 'the full pipeline on an embedded tiny model (no download)' },
   infer: { run: (argv) => import('./infer.js').then((m) => m.infer(argv)), help: 'ask a model a multiple-choice question about an image (streams reasoning)' },
   eval: { run: (argv) => import('./eval.js').then((m) => m.evaluate(argv)), help: 'multiple-choice accuracy over a JSONL data set, with reports' },
-  train: { run: (argv) => import('./train.js').then((m) => m.train(argv)), help: 'fine-tune a model: gmai train sft --config FILE.json [--resume]' },
+  train: { run: (argv) => import('./train.js').then((m) => m.train(argv)), help: 'fine-tune a model: gmai train sft --config FILE.json [--resume]; gmai train merge --model DIR --adapter LORA_DIR --output DIR' },
   bench: { run: (argv) => import('./bench.js').then((m) => m.bench(argv)), help: 'kernel and model benchmarks (gmai bench gemm|...)' },
 };
 

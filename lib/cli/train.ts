@@ -4,11 +4,12 @@
 import { option, parseArgs } from './args.js';
 import { ProgressBar } from './progress.js';
 
-export const trainUsage = 'usage: gmai train sft --config FILE.json [--resume]';
+export const trainUsage = 'usage: gmai train sft --config FILE.json [--resume]\n       gmai train merge --model DIR --adapter LORA_DIR --output DIR';
 
 export async function train(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['resume']);
   const [kind] = args.positional;
+  if (kind === 'merge') return merge(args);
   const file = option(args, 'config');
   if (kind !== 'sft' || !file) {
     process.stderr.write(`${trainUsage}\n`);
@@ -46,4 +47,22 @@ export async function train(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/** `gmai train merge`: base + PEFT LoRA adapter → a plain checkpoint (W + (alpha/r)·B·A, the base's dtypes). */
+async function merge(args: ReturnType<typeof parseArgs>): Promise<number> {
+  const model = option(args, 'model'), adapter = option(args, 'adapter'), output = option(args, 'output');
+  if (!model || !adapter || !output) {
+    process.stderr.write(`${trainUsage}\n`);
+    return 2;
+  }
+  const { mergeLora } = await import('../train/lora.js');
+  try {
+    await mergeLora(model, adapter, output);
+  } catch (e) {
+    process.stderr.write(`gmai train merge: ${(e as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(`merged ${adapter} into ${model}: ${output}\n`);
+  return 0;
 }

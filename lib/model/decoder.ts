@@ -2,12 +2,13 @@
 // substituted, pre-norm GQA attention with q/k/v biases, SwiGLU MLP, final RMSNorm, lm_head.
 // Every forward goes through the KV cache: a full forward is a prefill into a fresh cache.
 import { attention, replaceRows, rope } from '../ops/attention.js';
-import { embedding, linearToArray, linears, rmsnorm, swiglu } from '../ops/basic.js';
+import { embedding, linearToArray, rmsnorm, swiglu } from '../ops/basic.js';
 import { reshape } from '../ops/shape.js';
 import { native } from '../native.js';
 import { Tensor, TensorScope, disposeAll, type Device } from '../tensor.js';
 import type { TextConfig } from './config.js';
 import type { KvCache } from './kv-cache.js';
+import { projections } from './projection.js';
 import { residual } from './residual.js';
 import { mropeCosSin } from './rope-index.js';
 import type { Trace } from './vision.js';
@@ -173,7 +174,7 @@ export function decoderLayer(x: F32, w: DecoderLayerWeights, cfg: TextConfig, co
   const inPlace = b !== undefined;
   using s = new TensorScope(b?.tensors);
   const h1 = s.use(rmsnorm(x, w.inputNorm, cfg.rmsNormEps, { out: b?.normed }));
-  const [q, k, v] = s.useAll(linears(h1, [w.q.weight, w.k.weight, w.v.weight], [w.q.bias, w.k.bias, w.v.bias], b?.qkv));
+  const [q, k, v] = s.useAll(projections(h1, [w.q, w.k, w.v], b?.qkv));
   const q3 = b?.q3 ?? s.use(reshape(q, [n, cfg.numHeads, hd]));
   const k3 = b?.k3 ?? s.use(reshape(k, [n, cfg.numKvHeads, hd]));
   const v3 = b?.v3 ?? s.use(reshape(v, [n, cfg.numKvHeads, hd]));
@@ -184,7 +185,7 @@ export function decoderLayer(x: F32, w: DecoderLayerWeights, cfg: TextConfig, co
   const x1 = residual(x, aRows, w.o, inPlace);
   if (x1 !== x) s.use(x1);
   const h2 = s.use(rmsnorm(x1, w.postNorm, cfg.rmsNormEps, { out: b?.normed }));
-  const [g, u] = s.useAll(linears(h2, [w.gate.weight, w.up.weight], [], b?.gateUp));
+  const [g, u] = s.useAll(projections(h2, [w.gate, w.up], b?.gateUp));
   const act = s.use(swiglu(g, u, b?.act));
   return residual(x1, act, w.down, inPlace);
 }

@@ -13,6 +13,7 @@ import { KvCache } from './kv-cache.js';
 import { embedPacked } from './packing.js';
 import { decodePositionIds } from './rope-index.js';
 import type { Trace } from './vision.js';
+import { mergeAdapterFolder } from './adapter.js';
 import { loadWeights, type F32, type LoadProgress, type ModelWeights, type WeightDType } from './weights.js';
 
 export interface LoadModelOptions {
@@ -22,6 +23,11 @@ export interface LoadModelOptions {
   device?: Device;
   /** CPU: keep the weights memory-mapped from the checkpoint instead of copying them (see LoadWeightsOptions). */
   mmap?: boolean;
+  /**
+   * A LoRA adapter folder in PEFT's layout (adapter_config.json + adapter_model.safetensors),
+   * merged into the weights once loaded: inference then runs at full speed on plain weights.
+   */
+  adapter?: string;
   onProgress?: (p: LoadProgress) => void;
 }
 
@@ -301,7 +307,17 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
     throw new Error(`loadModel: dtype must be 'float32' or 'bfloat16', got '${String(opts.dtype)}'`);
   }
   if (opts.mmap !== undefined && typeof opts.mmap !== 'boolean') throw new Error(`loadModel: mmap must be true or false, got '${String(opts.mmap)}'`);
+  if (opts.adapter !== undefined && typeof opts.adapter !== 'string') throw new Error(`loadModel: adapter must be the path of a PEFT LoRA folder, got '${String(opts.adapter)}'`);
+  if (opts.adapter !== undefined && opts.mmap) throw new Error('loadModel: adapter cannot be merged into memory-mapped weights (mmap: true)');
   const config = await readConfig(dir);
   const weights = await loadWeights(dir, config, { ...opts, device });
+  if (opts.adapter !== undefined) {
+    try {
+      mergeAdapterFolder(weights, opts.adapter);
+    } catch (e) {
+      weights.dispose();
+      throw e;
+    }
+  }
   return new Model(config, weights, dir);
 }

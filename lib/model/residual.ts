@@ -1,6 +1,8 @@
 // The residual update both towers use after attention and MLP: out += x·Wᵀ + b, done by the
-// GEMM itself (beta = 1) so no temporary is allocated; or, for training, as a new tensor.
-import { add, linear, matmul } from '../ops/basic.js';
+// GEMM itself (beta = 1) so no temporary is allocated; or, for training, as a new tensor (with
+// the projection's LoRA adapter, if any).
+import { add, matmul } from '../ops/basic.js';
+import { projection } from './projection.js';
 import type { F32, Linear } from './weights.js';
 
 /**
@@ -9,8 +11,9 @@ import type { F32, Linear } from './weights.js';
  */
 export function residual(x: F32, y: F32, w: Linear, inPlace: boolean): F32 {
   if (inPlace) {
+    if (w.lora) throw new Error('a LoRA adapter is attached to a projection on the inference path: merge it first (mergeLoraInto / loadModel with { adapter })');
     return matmul(y, w.weight, { transB: true, bias: w.bias, beta: 1, out: x });
   }
-  using p = linear(y, w.weight, w.bias);
+  using p = projection(y, w);
   return add(x, p);
 }

@@ -7,6 +7,7 @@ import { reshape } from '../ops/shape.js';
 import { recordingTape } from '../tape.js';
 import { Tensor, TensorScope, disposeAll } from '../tensor.js';
 import type { VisionConfig } from './config.js';
+import { projection } from './projection.js';
 import { residual } from './residual.js';
 import type { Grid } from './rope-index.js';
 import { cosSinOf, expandGroups, inversePermutation, rotaryAngles, windowLayout } from './vision-layout.js';
@@ -29,15 +30,15 @@ export function visionBlock(x: F32, w: VisionBlockWeights, cfg: VisionConfig, co
   using s = new TensorScope();
   const h = s.use(rmsnorm(x, w.norm1, VISION_NORM_EPS));
   // Linear outputs [n, hidden] viewed as [n, heads, head_dim] for rope and attention.
-  const q = s.use(rope(s.use(reshape(s.use(linear(h, w.q.weight, w.q.bias)), shape)), cos, sin, { inPlace }));
-  const k = s.use(rope(s.use(reshape(s.use(linear(h, w.k.weight, w.k.bias)), shape)), cos, sin, { inPlace }));
-  const v = s.use(reshape(s.use(linear(h, w.v.weight, w.v.bias)), shape));
+  const q = s.use(rope(s.use(reshape(s.use(projection(h, w.q)), shape)), cos, sin, { inPlace }));
+  const k = s.use(rope(s.use(reshape(s.use(projection(h, w.k)), shape)), cos, sin, { inPlace }));
+  const v = s.use(reshape(s.use(projection(h, w.v)), shape));
   const a = s.use(attention(q, k, v, { cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens }));
   const x1 = residual(x, s.use(reshape(a, [n, cfg.hiddenSize])), w.proj, inPlace);
   if (x1 !== x) s.use(x1);
   const h2 = s.use(rmsnorm(x1, w.norm2, VISION_NORM_EPS));
-  const g = s.use(linear(h2, w.gate.weight, w.gate.bias));
-  const u = s.use(linear(h2, w.up.weight, w.up.bias));
+  const g = s.use(projection(h2, w.gate));
+  const u = s.use(projection(h2, w.up));
   return residual(x1, s.use(swiglu(g, u)), w.down, inPlace);
 }
 
@@ -78,9 +79,9 @@ export function encodeImages(w: VisionWeights, cfg: VisionConfig, pixels: F32, g
     });
     using normed = rmsnorm(x, w.mergerNorm, VISION_NORM_EPS);
     using grouped = reshape(normed, [n / unit, unit * cfg.hiddenSize]);
-    using h1 = linear(grouped, w.mergerFc1.weight, w.mergerFc1.bias);
+    using h1 = projection(grouped, w.mergerFc1);
     using act = gelu(h1);
-    using merged = linear(act, w.mergerFc2.weight, w.mergerFc2.bias);
+    using merged = projection(act, w.mergerFc2);
     trace?.('vision.merger_out_window_order', merged);
     const out = gatherRows(merged, inversePermutation(layout.windowIndex));
     trace?.('vision.output', out);

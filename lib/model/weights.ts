@@ -20,6 +20,21 @@ export type WeightDType = 'float32' | 'bfloat16';
 export interface Linear {
   weight: Matrix;
   bias?: F32;
+  /** A LoRA adapter being trained (lib/train/lora.ts): the training path adds it; inference runs merged weights. */
+  lora?: LoraAdapter;
+}
+
+/**
+ * y += scale · dropout(x)·Aᵀ·Bᵀ. A [r, in] and B [out, r] are float32; for a part of a fused
+ * weight (the vision q/k/v rows of attn.qkv) A is shared and B is a row view of the module's B.
+ */
+export interface LoraAdapter {
+  a: F32;
+  b: F32;
+  /** alpha / r */
+  scale: number;
+  /** Returns dropout(x) as a new tensor; called only while a gradient tape records (training). */
+  dropout?: (x: F32) => F32;
 }
 
 export interface VisionBlockWeights {

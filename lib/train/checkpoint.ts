@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { syncDirectory, syncFile, writeFileAtomic } from '../io/atomic.js';
 import { readIndex } from '../io/safetensors-index.js';
 import { openSafetensors, saveSafetensors, type SafetensorsReader } from '../io/safetensors.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../model/adapter.js';
 import { cast } from '../ops/basic.js';
 import { Tensor } from '../tensor.js';
 import type { DType } from '../dtype.js';
@@ -43,7 +44,12 @@ export interface OptimizerState {
 
 export interface SaveCheckpointOptions {
   /** Every weight of the model under its checkpoint (HF) name; converted to `like`'s dtypes. */
-  weights: ReadonlyMap<string, Tensor>;
+  weights?: ReadonlyMap<string, Tensor>;
+  /**
+   * Instead of `weights` (LoRA training): a PEFT adapter, written as adapter_model.safetensors
+   * (tensors as given) and adapter_config.json; `like` is then only checked to be a folder.
+   */
+  adapter?: { tensors: ReadonlyMap<string, Tensor>; config: Record<string, unknown> };
   /** The model folder training started from: names, dtypes, shapes, shard layout and side files come from it. */
   like: string;
   optimizer?: OptimizerState;
@@ -175,14 +181,19 @@ async function testPause(stage: 'files' | 'swap'): Promise<void> {
 export async function saveCheckpoint(dir: string, opts: SaveCheckpointOptions): Promise<void> {
   if (typeof dir !== 'string' || dir === '') throw new TypeError('saveCheckpoint: dir must be a non-empty path');
   const target = resolve(dir);
-  const { weights, like, optimizer } = opts;
-  if (!(weights instanceof Map)) throw new TypeError("saveCheckpoint: 'weights' must be a Map of name → Tensor");
+  const { weights, adapter, like, optimizer } = opts;
+  if ((weights === undefined) === (adapter === undefined)) throw new TypeError("saveCheckpoint: give exactly one of 'weights' and 'adapter'");
+  if (weights !== undefined && !(weights instanceof Map)) throw new TypeError("saveCheckpoint: 'weights' must be a Map of name → Tensor");
+  if (adapter !== undefined && (!(adapter.tensors instanceof Map) || typeof adapter.config !== 'object' || adapter.config === null)) {
+    throw new TypeError("saveCheckpoint: 'adapter' must be { tensors: Map of name → Tensor, config: object }");
+  }
   if (typeof like !== 'string' || !isDirectory(like)) throw new Error(`saveCheckpoint: 'like' must be the model folder training started from, got ${String(like)}`);
   if (resolve(like) === target) throw new Error(`saveCheckpoint: 'like' (${like}) cannot be the folder being replaced`);
   const trainerText = trainerJson(opts.trainer);
-  const layout = readLayout(like);
-  checkWeights(layout, weights, like);
-  const sideFiles = readdirSync(like).filter((f) => isCopiedSideFile(f) && statSync(join(like, f)).isFile());
+  const layout = weights ? readLayout(like) : undefined;
+  if (layout) checkWeights(layout, weights!, like);
+  // An adapter folder holds the adapter alone (PEFT loads the base from base_model_name_or_path).
+  const sideFiles = layout ? readdirSync(like).filter((f) => isCopiedSideFile(f) && statSync(join(like, f)).isFile()) : [];
 
   const partial = `${target}.partial`, previous = `${target}.previous`, parent = dirname(target);
   await mkdir(parent, { recursive: true });
@@ -192,8 +203,12 @@ export async function saveCheckpoint(dir: string, opts: SaveCheckpointOptions): 
   // The files, in order; the trainer state goes last.
   const jobs: (() => Promise<void>)[] = [];
   let totalSize = 0;
-  for (const shard of layout.shards) jobs.push(async () => { totalSize += await writeShard(join(partial, shard.file), shard, layout, weights); });
-  if (layout.indexMetadata) {
+  if (adapter) {
+    jobs.push(() => withCpuCopies(adapter.tensors, (onCpu) => saveSafetensors(join(partial, ADAPTER_WEIGHTS_FILE), onCpu, { format: 'pt' })));
+    jobs.push(() => writeFileAtomic(join(partial, ADAPTER_CONFIG_FILE), JSON.stringify(adapter.config, null, 2) + '\n'));
+  }
+  if (layout) for (const shard of layout.shards) jobs.push(async () => { totalSize += await writeShard(join(partial, shard.file), shard, layout, weights!); });
+  if (layout?.indexMetadata) {
     jobs.push(async () => {
       const weightMap: Record<string, string> = {};
       for (const s of layout.shards) for (const n of s.names) weightMap[n] = s.file;
@@ -209,20 +224,7 @@ export async function saveCheckpoint(dir: string, opts: SaveCheckpointOptions): 
     } catch (e) {
       throw new TypeError(`saveCheckpoint: 'optimizer.meta' cannot be written as JSON: ${(e as Error).message}`, { cause: e });
     }
-    jobs.push(async () => {
-      // device tensors go through CPU copies, freed once written
-      const copies: Tensor[] = [];
-      const onCpu = new Map<string, Tensor>();
-      for (const [name, t] of optimizer.tensors) {
-        if (t.device !== 'cpu') copies.push(t.to('cpu'));
-        onCpu.set(name, t.device === 'cpu' ? t : copies[copies.length - 1]);
-      }
-      try {
-        await saveSafetensors(join(partial, OPTIMIZER_FILE), onCpu, { format: 'gmai-optimizer', state: metaText });
-      } finally {
-        for (const c of copies) c.dispose();
-      }
-    });
+    jobs.push(() => withCpuCopies(optimizer.tensors, (onCpu) => saveSafetensors(join(partial, OPTIMIZER_FILE), onCpu, { format: 'gmai-optimizer', state: metaText })));
   }
   for (const f of sideFiles) {
     jobs.push(async () => {
@@ -255,6 +257,21 @@ export async function saveCheckpoint(dir: string, opts: SaveCheckpointOptions): 
   await rm(previous, { recursive: true, force: true });
 }
 
+/** Runs `write` over the tensors on the CPU: device tensors through CPU copies, freed once written. */
+export async function withCpuCopies(tensors: ReadonlyMap<string, Tensor>, write: (onCpu: Map<string, Tensor>) => Promise<void>): Promise<void> {
+  const copies: Tensor[] = [];
+  const onCpu = new Map<string, Tensor>();
+  for (const [name, t] of tensors) {
+    if (t.device !== 'cpu') copies.push(t.to('cpu'));
+    onCpu.set(name, t.device === 'cpu' ? t : copies[copies.length - 1]);
+  }
+  try {
+    await write(onCpu);
+  } finally {
+    for (const c of copies) c.dispose();
+  }
+}
+
 function isDirectory(p: string): boolean {
   try { return statSync(p).isDirectory(); } catch { return false; }
 }
@@ -274,7 +291,7 @@ export interface LoadedCheckpoint extends Disposable {
   trainer: TrainerState;
   /** Present when the checkpoint holds one: pass to AdamW.loadState. */
   optimizer?: { tensors: Map<string, Tensor>; meta: unknown };
-  /** The weights (memory-mapped, read on get()). */
+  /** The weights, or a LoRA checkpoint's adapter tensors (memory-mapped, read on get()). */
   weights: SafetensorsReader;
   close(): void;
 }
@@ -308,7 +325,10 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
       r.close();  // tensors handed out keep the mapping alive
     }
   }
-  const weights = openSafetensors(at);
+  // A LoRA checkpoint holds the adapter instead of the model's weights.
+  const adapterFile = join(at, ADAPTER_WEIGHTS_FILE);
+  const isAdapter = existsSync(adapterFile) && !existsSync(join(at, SINGLE_FILE)) && !existsSync(join(at, INDEX_FILE));
+  const weights = openSafetensors(isAdapter ? adapterFile : at);
   const close = () => {
     weights.close();
     if (optimizer) for (const t of optimizer.tensors.values()) t.dispose();

@@ -3,7 +3,7 @@
 // slice of a checkpoint tensor (the vision q/k/v rows of the fused qkv weight) adds into its
 // slice, and a tied lm_head adds into the embedding's gradient.
 import { add } from '../ops/basic.js';
-import type { ModelWeights } from '../model/weights.js';
+import type { ModelWeights, ParamSlice } from '../model/weights.js';
 import { canonicalName } from '../model/weight-names.js';
 import { noGrad } from '../tape.js';
 import { Tensor, disposeAll } from '../tensor.js';
@@ -27,16 +27,22 @@ export function trainablePredicate(weights: ModelWeights, trainable: Trainable =
   };
 }
 
-/** The tower tensors (whole or slices) whose checkpoint tensor trains: what a tape watches. */
-export function trainableTensors(weights: ModelWeights, isTrainable: (name: string) => boolean): Tensor[] {
+/** The tower tensors (whole or slices) whose parameter trains: what a tape watches. */
+export function trainableTensors(weights: ParamSource, isTrainable: (name: string) => boolean): Tensor[] {
   return [...weights.slices].filter(([, s]) => isTrainable(s.name)).map(([t]) => t);
 }
 
-/** fp32 gradient buffers by HF name, zero until something adds into them. */
+/** Named parameters and the tensors a tape watches for them (ModelWeights, or LoRA adapters). */
+export interface ParamSource {
+  params: ReadonlyMap<string, Tensor>;
+  slices: ReadonlyMap<Tensor, ParamSlice>;
+}
+
+/** fp32 gradient buffers by parameter name, zero until something adds into them. */
 export class GradBuffers implements Disposable {
   readonly #grads = new Map<string, F32>();
 
-  constructor(private readonly weights: ModelWeights) {}
+  constructor(private readonly weights: ParamSource) {}
 
   /** Adds the gradient `g` of tower tensor `t` into its parameter's buffer. */
   add(t: Tensor, g: F32): void {

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, type Model } from '../model/model.js';
 import { loadProcessor } from '../processing/processor.js';
 import { createRng, deriveSeed } from '../data/synthetic/prng.js';
-import { readConfigFile, validate, type Schema } from './config.js';
+import { ConfigError, readConfigFile, validate, type Schema } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { AdamW } from './optim.js';
 import { GradBuffers, trainablePredicate } from './params.js';
@@ -18,6 +18,7 @@ import { lineChartSvg } from './plots.js';
 import { learningRateSchedule } from './schedule.js';
 import { microBatches, prepareSftExamples, type PreparedExample } from './sft-data.js';
 import { sftBackward } from './sft.js';
+import { attachLora, TEXT_LORA_TARGETS, type LoraAdapters } from './lora.js';
 
 export interface SftConfig {
   /** Model folder (HF layout) to start from. */
@@ -46,6 +47,11 @@ export interface SftConfig {
   dtype?: 'float32' | 'bfloat16';
   /** Stop after this many records have been prepared (quick runs). */
   limit?: number;
+  /**
+   * Train LoRA adapters instead of the weights (`trainable` is then ignored): checkpoints hold
+   * the adapter in PEFT's layout plus the optimizer and trainer state.
+   */
+  lora?: { r: number; alpha: number; dropout: number; targetModules: string[]; vision: string[] };
 }
 
 export const SFT_SCHEMA: Schema = {
@@ -66,6 +72,16 @@ export const SFT_SCHEMA: Schema = {
   trainable: { type: 'enum', values: ['default', 'all'], default: 'default' },
   dtype: { type: 'enum', values: ['float32', 'bfloat16'] },
   limit: { type: 'number', integer: true, min: 1 },
+  lora: {
+    type: 'object',
+    rules: {
+      r: { type: 'number', integer: true, min: 1, required: true },
+      alpha: { type: 'number', min: 0, exclusiveMin: true, required: true },
+      dropout: { type: 'number', min: 0, max: 0.99, default: 0 },
+      targetModules: { type: 'strings', default: [...TEXT_LORA_TARGETS] },
+      vision: { type: 'strings', default: [] },
+    },
+  },
 };
 
 export function readSftConfig(file: string): SftConfig {
@@ -138,10 +154,15 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
   const totalSteps = config.steps ?? Math.max(1, Math.ceil(((config.epochs ?? 1) * examples.length) / config.batchSize));
 
   const ckpt = resumeFrom ? await loadCheckpoint(resumeFrom) : undefined;
-  const model: Model = await loadModel(ckpt ? ckpt.dir : config.model, { dtype: config.dtype });
+  // With LoRA the base model is always the one in `model` (the checkpoint holds the adapter, which
+  // the optimizer state restores: its masters are A and B themselves).
+  const model: Model = await loadModel(ckpt && !config.lora ? ckpt.dir : config.model, { dtype: config.dtype });
+  let lora: LoraAdapters | undefined;
   try {
-    const isTrainable = trainablePredicate(model.weights, config.trainable);
-    using opt = AdamW.forModel(model.parameters().filter(([name]) => isTrainable(name)), { weightDecay: config.weightDecay, maxGradNorm: config.maxGradNorm });
+    lora = config.lora ? checkedLora(() => attachLora(model, { ...config.lora!, seed: config.seed })) : undefined;
+    const isTrainable = lora ? () => true : trainablePredicate(model.weights, config.trainable);
+    const trained = lora ? lora.parameters() : model.parameters().filter(([name]) => isTrainable(name));
+    using opt = AdamW.forModel(trained, { weightDecay: config.weightDecay, maxGradNorm: config.maxGradNorm });
     const trainer: LoopState = ckpt ? (ckpt.trainer as unknown as LoopState) : { step: 0, consumed: 0, seed: config.seed, config };
     if (ckpt) {
       if (!ckpt.optimizer) throw new Error(`${ckpt.dir} holds no optimizer state: it cannot be resumed exactly`);
@@ -153,7 +174,7 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
     const metricsFile = join(config.output, 'metrics.jsonl');
     const history = readHistory(metricsFile, trainer.step);
     await writeFileAtomic(metricsFile, history.map((m) => JSON.stringify(m) + '\n').join(''));
-    using grads = new GradBuffers(model.weights);
+    using grads = new GradBuffers(lora ?? model.weights);
     let checkpoint = resumeFrom ?? '';
     let order = { epoch: -1, perm: [] as number[] };
     while (trainer.step < totalSteps) {
@@ -169,8 +190,10 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
       }
       const completionTokens = batch.reduce((s, e) => s + e.completionIds.length, 0);
       let lossSum = 0, tokens = 0;
+      let microBatch = 0;
       for (const mb of microBatches(batch, config.maxTokens)) {
-        const r = sftBackward(model, mb, grads, { isTrainable, lossScale: 1 / completionTokens });
+        if (lora) lora.dropoutKey = { step: trainer.step, microBatch: microBatch++ };
+        const r = sftBackward(model, mb, grads, { isTrainable, lossScale: 1 / completionTokens, params: lora });
         lossSum += r.lossSum;
         tokens += mb.reduce((s, e) => s + e.tokens, 0);
       }
@@ -191,7 +214,8 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
       const last = trainer.step === totalSteps;
       if (last || (config.saveEvery && trainer.step % config.saveEvery === 0)) {
         checkpoint = join(config.output, `checkpoint-${trainer.step}`);
-        await saveCheckpoint(checkpoint, { weights: model.weights.params, like: config.model, optimizer: opt.state(), trainer: { ...trainer } });
+        const saved = lora ? { adapter: { tensors: lora.params, config: lora.peftConfig(config.model) } } : { weights: model.weights.params };
+        await saveCheckpoint(checkpoint, { ...saved, like: config.model, optimizer: opt.state(), trainer: { ...trainer } });
         await writeFileAtomic(join(config.output, 'loss.svg'), lineChartSvg([{ name: 'training loss', points: history.map((h) => [h.step, h.loss]) }],
           { title: 'SFT loss', xLabel: 'step', yLabel: 'mean −log p per completion token' }));
         log(`saved ${checkpoint}`);
@@ -199,7 +223,17 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
     }
     return { steps: trainer.step, finalLoss: history.at(-1)?.loss ?? NaN, checkpoint, metrics: history };
   } finally {
+    lora?.dispose();
     model.dispose();
+  }
+}
+
+/** attachLora with its option errors worded as config errors (naming the key). */
+function checkedLora(attach: () => LoraAdapters): LoraAdapters {
+  try {
+    return attach();
+  } catch (e) {
+    throw new ConfigError(`SFT config: ${(e as Error).message.replace(/^lora: '/, "'lora.")}`);
   }
 }
 

@@ -10,7 +10,8 @@ import { gatherRows } from '../ops/attention.js';
 import { tokenLogprobs } from '../ops/loss.js';
 import { Tape } from '../tape.js';
 import { Tensor } from '../tensor.js';
-import { GradBuffers, trainablePredicate, trainableTensors, type Trainable } from './params.js';
+import type { LoraAdapters } from './lora.js';
+import { GradBuffers, trainablePredicate, trainableTensors, type ParamSource, type Trainable } from './params.js';
 
 export interface SftExample extends ModelInputs {
   /** The prompt (`inputIds`) is followed by these tokens; the loss is on them alone. */
@@ -29,7 +30,8 @@ export interface SftBackwardResult {
  * every parameter `isTrainable` accepts. `lossScale` = 1 / (completion tokens of the whole
  * optimiser step) gives the token-mean loss over gradient-accumulation micro-batches.
  */
-export function sftBackward(model: Model, batch: readonly SftExample[], grads: GradBuffers, opts: { isTrainable: (name: string) => boolean; lossScale: number }): SftBackwardResult {
+export function sftBackward(model: Model, batch: readonly SftExample[], grads: GradBuffers,
+  opts: { isTrainable: (name: string) => boolean; lossScale: number; params?: ParamSource }): SftBackwardResult {
   const w = model.weights, cfg = model.config;
   const vocab = cfg.text.vocabSize;
   const completions = batch.map((e, i) => checkTokenIds(e.completionIds, vocab, `batch[${i}].completionIds`));
@@ -51,7 +53,8 @@ export function sftBackward(model: Model, batch: readonly SftExample[], grads: G
     start += c.ids.length;
   });
 
-  using tape = new Tape().watch(...trainableTensors(w, opts.isTrainable));
+  // `params`: what trains when it is not the model's own weights (LoRA adapters).
+  using tape = new Tape().watch(...trainableTensors(opts.params ?? w, opts.isTrainable));
   let logp: Tensor<'float32'> | undefined;
   try {
     logp = tape.run(() => {
@@ -82,13 +85,18 @@ export interface SftLossAndGrads {
   grads: Map<string, Float32Array>;
 }
 
-/** The SFT loss of one example and its gradient with respect to every trainable parameter. */
-export async function sftLossAndGrads(model: Model, example: SftExample, opts: { trainable?: Trainable } = {}): Promise<SftLossAndGrads> {
-  const isTrainable = trainablePredicate(model.weights, opts.trainable);
+/**
+ * The SFT loss of one example and its gradient with respect to every trainable parameter; with
+ * `lora` (attached to this model), with respect to the adapters alone (by their PEFT names).
+ */
+export async function sftLossAndGrads(model: Model, example: SftExample, opts: { trainable?: Trainable; lora?: LoraAdapters } = {}): Promise<SftLossAndGrads> {
+  if (opts.lora && opts.trainable !== undefined) throw new Error("sftLossAndGrads: give 'trainable' or 'lora', not both (with LoRA only the adapters train)");
+  const params: ParamSource = opts.lora ?? model.weights;
+  const isTrainable = opts.lora ? () => true : trainablePredicate(model.weights, opts.trainable);
   const n = Array.from(example?.completionIds ?? []).length;
   if (n === 0) throw new RangeError('completionIds is empty: there is nothing to compute a loss on');
-  using grads = new GradBuffers(model.weights);
-  const r = sftBackward(model, [example], grads, { isTrainable, lossScale: 1 / n });
-  const names = [...model.weights.params.keys()].filter(isTrainable);
+  using grads = new GradBuffers(params);
+  const r = sftBackward(model, [example], grads, { isTrainable, lossScale: 1 / n, params });
+  const names = [...params.params.keys()].filter(isTrainable);
   return { loss: r.lossSum / r.tokens, grads: grads.toArrays(names) };
 }
