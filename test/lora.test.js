@@ -14,6 +14,7 @@ import { embedPacked } from '../dist/model/packing.js';
 import { lmHeadLogits, packedPlan, runLayers } from '../dist/model/decoder.js';
 import { runSft } from '../dist/train/sft-loop.js';
 import { Tape } from '../dist/tape.js';
+import { cast } from '../dist/ops/basic.js';
 import { freshSeed, rng } from './helpers.js';
 import { goldenDir, inputsOf, loadCase } from './model-golden-helpers.js';
 
@@ -252,4 +253,35 @@ test('a bad lora config names the key', async (t) => {
   await t.throwsAsync(runSft(loraConfig(dir, 'bad', { lora: { r: 0, alpha: 1 } })), { message: /'lora\.r' must be an integer ≥ 1, got 0/ });
   await t.throwsAsync(runSft(loraConfig(dir, 'bad', { lora: { r: 2, alpha: 1, rank: 3 } })), { message: /unknown key 'lora\.rank'/ });
   await t.throwsAsync(runSft(loraConfig(dir, 'bad', { lora: { r: 2, alpha: 1, targetModules: ['x_proj'] } })), { message: /'lora\.targetModules' has 'x_proj'/ });
+});
+
+test('merging into bfloat16 weights rounds W + scale·B·A (float64 reference) once to bfloat16', async (t) => {
+  const { model, r, seed } = await setup(t);
+  const lora = attachLora(model, { r: 2, alpha: 8, targetModules: ['q_proj'], vision: ['qkv'] });
+  t.teardown(() => lora.dispose());
+  randomizeB(lora, r, 0.5);
+  const dir = mkdtempSync(join(tmpdir(), 'gmai-lora-'));
+  await saveLoraAdapter(dir, lora, 'base');
+  const base = await loadModel(goldenDir('tiny-model'), { dtype: 'bfloat16' });
+  const merged = await loadModel(goldenDir('tiny-model'), { dtype: 'bfloat16', adapter: dir });
+  t.teardown(() => { base.dispose(); merged.dispose(); });
+  for (const module of ['model.layers.1.self_attn.q_proj', 'visual.blocks.0.attn.qkv']) {
+    const asF32 = (w) => { const c = cast(w, 'float32'); try { return c.toArray(); } finally { c.dispose(); } };
+    const w0 = asF32(base.weights.params.get(`${module}.weight`));
+    const got = asF32(merged.weights.params.get(`${module}.weight`));
+    const a = lora.params.get(`base_model.model.${module}.lora_A.weight`), b = lora.params.get(`base_model.model.${module}.lora_B.weight`);
+    const A = a.toArray(), B = b.toArray(), rank = a.shape[0], inF = a.shape[1];
+    let worst = 0;
+    for (let o = 0; o < b.shape[0]; o++) {
+      for (let i = 0; i < inF; i++) {
+        let d = 0;
+        for (let k = 0; k < rank; k++) d += B[o * rank + k] * A[k * inF + i];
+        const want = w0[o * inF + i] + 4 * d;
+        // one bf16 rounding: within half a unit in the last place (8 significant bits), plus f32 accumulation slack
+        const ulp = 2 ** (Math.floor(Math.log2(Math.abs(want) || 1e-30)) - 7);
+        worst = Math.max(worst, Math.abs(got[o * inF + i] - want) / ulp);
+      }
+    }
+    t.true(worst <= 0.5 + 1e-3, `${module}: worst error ${worst} ulp (seed ${seed})`);
+  }
 });
