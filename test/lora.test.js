@@ -226,6 +226,7 @@ test('LoRA SFT lowers the loss; checkpoints hold the adapter (PEFT layout) and o
   const res = await runSft(loraConfig(dir, 'run'));
   const first = res.metrics[0].loss, last = res.metrics.at(-1).loss;
   t.true(last < 0.8 * first, `loss ${first} → ${last}: ${res.metrics.map((m) => m.loss.toFixed(3)).join(' ')}`);
+  t.log(`LoRA SFT loss by step: ${res.metrics.map((m) => m.loss.toFixed(3)).join(' ')}`);
   const ck = join(dir, 'run', 'checkpoint-10');
   for (const f of ['adapter_model.safetensors', 'adapter_config.json', 'optimizer.safetensors', 'trainer_state.json']) t.true(existsSync(join(ck, f)), f);
   t.false(existsSync(join(ck, 'model.safetensors')));
