@@ -6,6 +6,9 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   attachLora, loadModel, mergeLora, openSafetensors, reasoningTrace, saveLoraAdapter, sftLossAndGrads, writeSyntheticDataset, writeTinyModel,
 } from '../dist/index.js';
@@ -285,4 +288,24 @@ test('merging into bfloat16 weights rounds W + scale·B·A (float64 reference) o
     }
     t.true(worst <= 0.5 + 1e-3, `${module}: worst error ${worst} ulp (seed ${seed})`);
   }
+});
+
+test('gmai train merge writes the merged checkpoint; missing arguments print the usage', async (t) => {
+  const { model, example, r } = await setup(t, 'text-only-f32');
+  const lora = attachLora(model, { r: 2, alpha: 4, targetModules: ['o_proj', 'up_proj'] });
+  t.teardown(() => lora.dispose());
+  randomizeB(lora, r, 0.5);
+  const dir = mkdtempSync(join(tmpdir(), 'gmai-lora-cli-'));
+  await saveLoraAdapter(join(dir, 'adapter'), lora, goldenDir('tiny-model'));
+  const gmai = fileURLToPath(new URL('../bin/gmai.js', import.meta.url));
+  const run = promisify(execFile);
+  const { stdout } = await run(process.execPath, [gmai, 'train', 'merge', '--model', goldenDir('tiny-model'), '--adapter', join(dir, 'adapter'), '--output', join(dir, 'merged')]);
+  t.regex(stdout, /merged .* into /);
+  const merged = await loadModel(join(dir, 'merged'));
+  const direct = await loadModel(goldenDir('tiny-model'), { adapter: join(dir, 'adapter') });
+  t.teardown(() => { merged.dispose(); direct.dispose(); });
+  t.deepEqual((await merged.forward(example)).logits, (await direct.forward(example)).logits);
+  const err = await run(process.execPath, [gmai, 'train', 'merge', '--model', goldenDir('tiny-model')]).catch((e) => e);
+  t.is(err.code, 2);
+  t.regex(err.stderr, /gmai train merge --model DIR --adapter LORA_DIR --output DIR/);
 });
