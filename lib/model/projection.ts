@@ -15,9 +15,10 @@ function withAdapter(x: F32, y: F32, l: LoraAdapter): F32 {
   return add(y, delta);
 }
 
-function refuseOut(ws: readonly Linear[], out: unknown): void {
+/** Throws when `out` (the inference path writes into reused buffers) meets an attached adapter. */
+export function refuseOut(ws: readonly Linear[], out: unknown): void {
   if (out && ws.some((w) => w.lora)) {
-    throw new Error('a LoRA adapter is attached to a projection on the inference path: merge it first (mergeLoraInto / loadModel with { adapter })');
+    throw new Error('a LoRA adapter is attached to a projection on the inference path: merge it first (lora.mergeIntoModel(), or loadModel with { adapter })');
   }
 }
 

@@ -2,7 +2,7 @@
 // GEMM itself (beta = 1) so no temporary is allocated; or, for training, as a new tensor (with
 // the projection's LoRA adapter, if any).
 import { add, matmul } from '../ops/basic.js';
-import { projection } from './projection.js';
+import { projection, refuseOut } from './projection.js';
 import type { F32, Linear } from './weights.js';
 
 /**
@@ -11,7 +11,7 @@ import type { F32, Linear } from './weights.js';
  */
 export function residual(x: F32, y: F32, w: Linear, inPlace: boolean): F32 {
   if (inPlace) {
-    if (w.lora) throw new Error('a LoRA adapter is attached to a projection on the inference path: merge it first (mergeLoraInto / loadModel with { adapter })');
+    refuseOut([w], x);
     return matmul(y, w.weight, { transB: true, bias: w.bias, beta: 1, out: x });
   }
   using p = projection(y, w);
