@@ -2,7 +2,8 @@
 // the promise resolves when it finishes, `onStep` receives every step's metrics, `signal`
 // stops it between steps (the last checkpoint stays as it was).
 import { WorkerClient } from '../infer/worker-rpc.js';
-import type { SftConfig, SftResult, SftStepMetrics, TrainCallbacks } from './sft-loop.js';
+import type { TrainCallbacks } from './loop.js';
+import type { SftConfig, SftResult, SftStepMetrics } from './sft-loop.js';
 import type { TrainEvent } from './train-worker.js';
 
 async function inWorker<M, R>(method: string, args: unknown[], cb: TrainCallbacks<M>): Promise<R> {
@@ -26,4 +27,5 @@ export function trainSft(config: SftConfig, cb: TrainCallbacks<SftStepMetrics> &
   return inWorker('sft', [config, cb.resume ?? false], cb);
 }
 
-export type { SftConfig, SftResult, SftStepMetrics, TrainCallbacks } from './sft-loop.js';
+export type { SftConfig, SftResult, SftStepMetrics } from './sft-loop.js';
+export type { TrainCallbacks } from './loop.js';

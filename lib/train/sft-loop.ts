@@ -3,16 +3,16 @@
 // AdamW with clipping, a learning-rate schedule and a non-finite guard → metrics JSONL, a
 // loss curve and atomic checkpoints that resume bit-exactly. Runs in the calling thread;
 // trainSft() (train-worker.ts) runs it in a worker so the caller's event loop stays free.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadMcqDataset } from '../eval/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, type Model } from '../model/model.js';
 import { loadProcessor } from '../processing/processor.js';
-import { createRng, deriveSeed } from '../data/synthetic/prng.js';
 import { readConfigFile, validate, type Schema } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { AdamW } from './optim.js';
+import { betweenSteps, DataOrder, latestCheckpoint, MetricsLog, type LoopState, type TrainCallbacks } from './loop.js';
 import { GradBuffers, trainablePredicate } from './params.js';
 import { lineChartSvg } from './plots.js';
 import { learningRateSchedule } from './schedule.js';
@@ -88,34 +88,6 @@ export interface SftStepMetrics {
   epoch: number;
 }
 
-export interface TrainCallbacks<M> {
-  onStep?: (m: M) => void;
-  /** One-line notices (bad records, resume, checkpoints). */
-  onLog?: (line: string) => void;
-  signal?: AbortSignal;
-}
-
-/** What a checkpoint records about the loop (beside weights and optimiser state). */
-export interface LoopState {
-  step: number;
-  /** Examples consumed so far (the data position). */
-  consumed: number;
-  seed: number;
-  config: unknown;
-}
-
-/** The example order of an epoch: a permutation fixed by (seed, epoch), so resuming needs only the position. */
-function epochOrder(n: number, seed: number, epoch: number): number[] {
-  return createRng(deriveSeed('sft-order', seed, epoch)).shuffle(Array.from({ length: n }, (_, i) => i));
-}
-
-export function latestCheckpoint(output: string): string | undefined {
-  if (!existsSync(output)) return undefined;
-  // (checkpoint-N.previous: a save was killed between its two renames; loadCheckpoint finds it.)
-  const steps = readdirSync(output).map((d) => /^checkpoint-(\d+)(\.previous)?$/.exec(d)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
-  return steps.length ? join(output, `checkpoint-${Math.max(...steps)}`) : undefined;
-}
-
 export interface SftResult {
   steps: number;
   finalLoss: number;
@@ -150,23 +122,17 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
       log(`resumed from ${ckpt.dir} at step ${trainer.step}`);
     }
     const schedule = learningRateSchedule({ kind: config.schedule, lr: config.learningRate, warmupSteps: config.warmupSteps, totalSteps });
-    const metricsFile = join(config.output, 'metrics.jsonl');
-    const history = readHistory(metricsFile, trainer.step);
-    await writeFileAtomic(metricsFile, history.map((m) => JSON.stringify(m) + '\n').join(''));
+    const metrics = new MetricsLog<SftStepMetrics>(join(config.output, 'metrics.jsonl'));
+    await metrics.open(trainer.step);
+    const history = metrics.history;
     using grads = new GradBuffers(model.weights);
     let checkpoint = resumeFrom ?? '';
-    let order = { epoch: -1, perm: [] as number[] };
+    const order = new DataOrder(examples.length, config.seed, 'sft-order');
     while (trainer.step < totalSteps) {
-      await new Promise((r) => setImmediate(r));  // lets an abort (a message to this worker) in between steps
-      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('training aborted');
+      await betweenSteps(opts.signal);
       const t0 = performance.now();
       const batch: PreparedExample[] = [];
-      for (let k = 0; k < config.batchSize; k++) {
-        const epoch = Math.floor(trainer.consumed / examples.length);
-        if (order.epoch !== epoch) order = { epoch, perm: epochOrder(examples.length, config.seed, epoch) };
-        batch.push(examples[order.perm[trainer.consumed % examples.length]]);
-        trainer.consumed++;
-      }
+      for (let k = 0; k < config.batchSize; k++) batch.push(examples[order.at(trainer.consumed++)]);
       const completionTokens = batch.reduce((s, e) => s + e.completionIds.length, 0);
       let lossSum = 0, tokens = 0;
       for (const mb of microBatches(batch, config.maxTokens)) {
@@ -185,8 +151,7 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
         ...(res.skipped ? { skipped: res.reason } : {}),
       };
       if (res.skipped) log(`step ${m.step}: skipped (${res.reason}); weights unchanged`);
-      history.push(m);
-      appendFileSync(metricsFile, JSON.stringify(m) + '\n');
+      metrics.append(m);
       opts.onStep?.(m);
       const last = trainer.step === totalSteps;
       if (last || (config.saveEvery && trainer.step % config.saveEvery === 0)) {
@@ -201,17 +166,4 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
   } finally {
     model.dispose();
   }
-}
-
-/** Metrics lines of steps ≤ `upTo` (a resumed run rewrites what came after its checkpoint). */
-function readHistory(file: string, upTo: number): SftStepMetrics[] {
-  if (!existsSync(file) || upTo === 0) return [];
-  const parse = (l: string): SftStepMetrics[] => {
-    try {
-      return [JSON.parse(l) as SftStepMetrics];
-    } catch {
-      return [];  // a line cut short by a crash (it came after the checkpoint anyway)
-    }
-  };
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).flatMap(parse).filter((m) => m.step <= upTo);
 }
