@@ -35,7 +35,7 @@
   X(embedding, EmbeddingArgs, CpuAndCuda)             \
   X(rmsnorm, RmsNormArgs, CpuAndCuda)                 \
   X(attention, AttentionArgs, CpuAndCuda)             \
-  X(attentionBackward, AttentionBackwardArgs, CpuOnly) \
+  X(attentionBackward, AttentionBackwardArgs, CpuAndCuda) \
   X(rope, RopeArgs, CpuAndCuda)                       \
   X(scatterRows, ScatterRowsArgs, CpuAndCuda)         \
   X(gelu, GeluArgs, CpuAndCuda)                       \
