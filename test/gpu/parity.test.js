@@ -97,9 +97,43 @@ opTest(['attention'], 'attention: causal, chunked, decode, packed varlen, GQA, h
   }
 });
 
-opTest(['attentionBackward'], 'attentionBackward is CPU-only for now: CUDA tensors get an error naming the op', (t) => {
-  const q = Tensor.zeros([2, 1, 4], { device: 'cuda' }), lse = Tensor.zeros([1, 2], { device: 'cuda' });
-  t.throws(() => ops.attentionBackward(q, q, q, q, lse, q), { message: /attentionBackward has no CUDA kernel/ });
+opTest(['attentionBackward'], 'attentionBackward: windows, full, causal (Tq = Tk and Tq < Tk), GQA, head sizes 2 to 256', (t) => {
+  const cases = [
+    { label: 'size 1', lensQ: [1], lensK: [1], Hq: 1, Hkv: 1, D: 2 },
+    { label: 'vision windows', lensQ: [64, 64, 37, 1, 50], lensK: [64, 64, 37, 1, 50], Hq: 4, Hkv: 4, D: 80, packed: true },
+    { label: 'full attention', lensQ: [300], lensK: [300], Hq: 2, Hkv: 2, D: 80 },
+    { label: 'causal, GQA 4/2', lensQ: [77], lensK: [77], Hq: 4, Hkv: 2, D: 128, causal: true },
+    { label: 'causal Tq < Tk, GQA 2/1', lensQ: [19], lensK: [150], Hq: 2, Hkv: 1, D: 64, causal: true },
+    { label: 'causal Tq > Tk (rows see no key)', lensQ: [10], lensK: [4], Hq: 2, Hkv: 2, D: 6, causal: true },
+    { label: 'packed causal chunks', lensQ: [3, 1, 17], lensK: [5, 8, 17], Hq: 4, Hkv: 2, D: 10, causal: true, packed: true },
+    { label: 'packed, no keys / no queries', lensQ: [2, 3, 0], lensK: [0, 5, 2], Hq: 2, Hkv: 1, D: 8, packed: true },
+    { label: 'GQA g = 7, odd head size', lensQ: [19], lensK: [19], Hq: 7, Hkv: 1, D: 33, causal: true },
+    { label: 'head size 256', lensQ: [9], lensK: [70], Hq: 2, Hkv: 1, D: 256, causal: true },
+  ];
+  for (const c of cases) {
+    const seed = freshSeed();
+    const cuQ = [0], cuK = [0];
+    c.lensQ.forEach((l) => cuQ.push(cuQ.at(-1) + l));
+    c.lensK.forEach((l) => cuK.push(cuK.at(-1) + l));
+    const Tq = cuQ.at(-1), Tk = cuK.at(-1);
+    const q = Tensor.from(randomArray(Tq * c.Hq * c.D, seed, -2, 2), [Tq, c.Hq, c.D]);
+    const k = Tensor.from(randomArray(Tk * c.Hkv * c.D, seed + 1, -2, 2), [Tk, c.Hkv, c.D]);
+    const v = Tensor.from(randomArray(Tk * c.Hkv * c.D, seed + 2), [Tk, c.Hkv, c.D]);
+    const dout = Tensor.from(randomArray(Tq * c.Hq * c.D, seed + 3), [Tq, c.Hq, c.D]);
+    const opts = { causal: c.causal ?? false, ...(c.packed ? { cuSeqlensQ: Int32Array.from(cuQ), cuSeqlensK: Int32Array.from(cuK) } : {}) };
+    const lse = Tensor.full([c.Hq, Tq], NaN);
+    const out = ops.attention(q, k, v, { ...opts, lse });
+    const cpu = ops.attentionBackward(q, k, v, out, lse, dout, opts);
+    // The same forward results on both sides; CUDA outputs poisoned.
+    const gpu = { dq: Tensor.full([Tq, c.Hq, c.D], NaN, { device: 'cuda' }), dk: Tensor.full([Tk, c.Hkv, c.D], NaN, { device: 'cuda' }), dv: Tensor.full([Tk, c.Hkv, c.D], NaN, { device: 'cuda' }) };
+    native().attentionBackward(onGpu(q).handle, onGpu(k).handle, onGpu(v).handle, onGpu(out).handle, onGpu(lse).handle, onGpu(dout).handle,
+      gpu.dq.handle, gpu.dk.handle, gpu.dv.handle, opts);
+    const name = `attentionBackward ${c.label} [Tq ${Tq}, Tk ${Tk}, Hq ${c.Hq}, Hkv ${c.Hkv}, D ${c.D}] seed ${seed}`;
+    for (const g of ['dq', 'dk', 'dv']) {
+      const size = cpu[g].toArray().reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+      compare(t, `${name} ${g}`, cpu[g], gpu[g], 2e-5 * Math.max(1, size));  // both ~1e-6 from float64
+    }
+  }
 });
 
 opTest(['rope', 'scatterRows', 'gelu'], 'rope (also in place), scatterRows, gelu', (t) => {
