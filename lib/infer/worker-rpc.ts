@@ -97,7 +97,8 @@ export class WorkerClient {
       this.pending.set(id, {
         onChunk,
         resolve: (v) => { signal?.removeEventListener('abort', onAbort); resolve(v as T); },
-        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
+        // An aborted call rejects with the caller's reason, not the worker's generic one.
+        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(signal?.aborted ? signal.reason ?? e : e); },
       });
       this.worker.ref();
       this.worker.postMessage({ id, method, args } satisfies Request, transfer);

@@ -189,7 +189,7 @@ export async function readDicom(src: string | Uint8Array, opts: { frame?: number
   if (![8, 16, 32].includes(m.bitsAllocated)) throw new Error(`${where}: BitsAllocated ${m.bitsAllocated} is not supported (8, 16 or 32)`);
   if (m.rows < 1 || m.columns < 1) throw new Error(`${where}: image size ${m.rows}×${m.columns} is empty`);
   const frameList = opts.frame === undefined ? Array.from({ length: m.frames }, (_, i) => i) : [opts.frame];
-  for (const f of frameList) if (!Number.isInteger(f) || f < 0 || f >= m.frames) throw new RangeError(`${where}: frame ${f} does not exist (the file has ${m.frames})`);
+  for (const f of frameList) if (!Number.isInteger(f) || f < 0 || f >= m.frames) throw new RangeError(`${where}: frame ${f} does not exist: frames count from 0, and the file has ${m.frames} (0 to ${m.frames - 1})`);
   const perFrame = m.rows * m.columns * m.samplesPerPixel;
   const frameBytes = (perFrame * m.bitsAllocated) / 8;
   const frames: Float64Array[] = [];
