@@ -6,6 +6,7 @@ import { messagesForQuestion, type McQuestion, type PromptTemplate } from '../pr
 import type { Processor } from '../processing/processor.js';
 import type { ImageInput } from '../processing/image-decode.js';
 import { parseAnswer } from './answer.js';
+import { checkTokenizerMatchesModel } from './tokenizer-check.js';
 import type { FinishReason } from './engine.js';
 import { generatorFor, type GenerateOptions, type Generator } from './generate.js';
 
@@ -85,6 +86,7 @@ export async function ask(generator: Generator, processor: Processor, req: AskRe
  * Asks a multiple-choice question about an image and returns the model's reasoning and
  * answer. Runs in this thread: for services use `startModelServer` (a worker) instead.
  */
-export function askImage(model: Model, processor: Processor, req: AskRequest): Promise<AskResult> {
+export async function askImage(model: Model, processor: Processor, req: AskRequest): Promise<AskResult> {
+  checkTokenizerMatchesModel(model, processor);
   return ask(generatorFor(model, processor.tokenizer), processor, req);
 }

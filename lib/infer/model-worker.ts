@@ -8,6 +8,7 @@ import type { ChatMessage } from '../processing/chat-template.js';
 import { ask, type AskRequest } from './ask.js';
 import { createGenerator, type GenerateOptions } from './generate.js';
 import { native } from '../native.js';
+import { checkTokenizerMatchesModel } from './tokenizer-check.js';
 import { serveWorker, type CallContext } from './worker-rpc.js';
 import { tokenBytes } from '../processing/byte-level.js';
 import type { CompleteOptions, CompleteResult, CompletionEvent, TokenText } from './server.js';
@@ -26,6 +27,7 @@ const data = workerData as ModelWorkerData;
 native().setComputeNice(data.computeNice ?? 10);
 const model = await loadModel(data.modelDir, data.load);
 const processor = await loadProcessor(data.processorDir ?? data.modelDir, data.processor);
+checkTokenizerMatchesModel(model, processor);
 const generator = createGenerator(model, processor.tokenizer);
 
 /** A generated token described for OpenAI-style logprobs: its text and raw bytes. */

@@ -47,6 +47,8 @@ export class Processor {
     readonly chatTemplate: ChatTemplate,
     readonly imageOptions: ImageOptions,
     private readonly preprocess: ImagePreprocessor = defaultImagePreprocessor,
+    /** The folder it was loaded from (errors name it). */
+    readonly dir?: string,
   ) {
     this.imagePadId = tokenizer.requireId('<|image_pad|>');
     this.visionStartId = tokenizer.requireId('<|vision_start|>');
@@ -113,5 +115,5 @@ export async function loadProcessor(dir: string, overrides: ProcessorOverrides =
     const m = await import('./image.js');
     fileOptions = await m.loadImageProcessorConfig(dir);
   }
-  return new Processor(tokenizer, new ChatTemplate(found.template, found.source), { ...fileOptions, ...imageOverrides }, imagePreprocessor);
+  return new Processor(tokenizer, new ChatTemplate(found.template, found.source), { ...fileOptions, ...imageOverrides }, imagePreprocessor, dir);
 }
