@@ -31,7 +31,7 @@ async function evaluateRecord(server: ModelServer, r: McqRecord, samples: number
     image: r.image, question: r.question, options: r.options,
     generation: { maxNewTokens, temperature: samples > 1 && temperature === 0 ? 0.7 : temperature, numReturnSequences: samples, seed: r.line },
   });
-  return { line: r.line, modality: r.modality, task: r.task, answer: r.answer, predictions: res.samples.map((s) => s.letter), formatOk: res.samples.map((s) => s.formatOk) };
+  return { line: r.line, modality: r.modality, task: r.task, answer: r.answer, options: Object.keys(r.options).length, predictions: res.samples.map((s) => s.letter), formatOk: res.samples.map((s) => s.formatOk) };
 }
 
 export async function evaluate(argv: string[]): Promise<number> {
