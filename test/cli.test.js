@@ -134,3 +134,16 @@ test('small images are upscaled by infer (with a one-line warning on stderr)', a
   t.regex(stdout, /answer: /);
   t.regex(stderr, /gmai: .*small\.png is 10×3 pixels, below the model's minimum side of 28: upscaled to 93×28/);
 });
+
+test('gmai bench serve runs both paths and reports every column (smoke run: figures not checked)', async (t) => {
+  const json = join(dir, 'bench-serve.json');
+  const { stdout } = await run(process.execPath, [gmai, 'bench', 'serve', '--clients', '1,2', '--requests', '2', '--max-tokens', '2', '--json', json]);
+  t.regex(stdout, /\| HTTP \(openai format, SSE\) \| 2 \|/);
+  t.regex(stdout, /\| in-process API \| 2 \|/);
+  const r = JSON.parse(readFileSync(json, 'utf8'));
+  t.is(r.rows.length, 4);
+  for (const row of r.rows) t.true(row.requestsPerS > 0 && row.ttftP50Ms > 0 && row.ttftP99Ms >= row.ttftP50Ms, JSON.stringify(row));
+  t.true(r.rows.filter((row) => row.path.startsWith('HTTP')).every((row) => row.serverLoopDelayP99Ms > 0));
+  const help = await run(process.execPath, [gmai, 'bench', 'serve', '--help']);
+  t.regex(help.stdout, /^usage: gmai bench serve /);
+});
