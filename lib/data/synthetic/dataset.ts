@@ -165,6 +165,8 @@ export async function writeSyntheticDataset(dir: string, opts: SyntheticDatasetO
     for (let start = 0; start < splitSeedList.length; start += WRITE_BATCH) {
       const writes: Promise<void>[] = [];
       for (let i = start; i < Math.min(start + WRITE_BATCH, splitSeedList.length); i++) {
+        // drawing is synchronous (~5–15 ms at 112 px): let the event loop in between examples
+        await new Promise<void>((r) => setImmediate(r));
         const ex = generateSyntheticExample(splitSeedList[i], { size, shuffleOptions: opts.shuffleOptions, ...balancedChoice(i) });
         const id = `${split}-${String(i).padStart(6, '0')}`;
         const png = `images/${id}.png`, dcm = `images/${id}.dcm`;
@@ -175,7 +177,7 @@ export async function writeSyntheticDataset(dir: string, opts: SyntheticDatasetO
           question: ex.question, options: ex.options, answer: ex.answer, modality: ex.modality, task: ex.task, seed: ex.seed,
         });
       }
-      await Promise.all(writes);  // also lets the event loop in between batches
+      await Promise.all(writes);
     }
     return records;
   };
