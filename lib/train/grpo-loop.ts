@@ -5,7 +5,7 @@
 // rollouts may come from an OpenAI-compatible server instead of the local engine.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { deriveSeed } from '../data/synthetic/prng.js';
+import { deriveSeed } from '../random.js';
 import { loadMcqDataset, type McqRecord } from '../eval/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel } from '../model/model.js';

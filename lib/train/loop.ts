@@ -3,7 +3,7 @@
 // to the checkpoint's step on resume), and callbacks for progress, notices and stopping.
 import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRng, deriveSeed } from '../data/synthetic/prng.js';
+import { createRng, deriveSeed } from '../random.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
 export interface TrainCallbacks<M> {

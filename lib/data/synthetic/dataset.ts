@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { LETTERS } from '../../eval/dataset.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { SECONDARY_CAPTURE_IMAGE_STORAGE, uidFromKey, writeDicomImage } from '../../processing/dicom/write.js';
-import { createRng, deriveSeed } from './prng.js';
+import { createRng, deriveSeed } from '../../random.js';
 import { createAnatomy, MODALITIES, type Lesion, type Modality, type Scene } from './scenes.js';
 import { placeLesions, questionText, TASK_OPTIONS, TASKS, type SyntheticTask } from './tasks.js';
 

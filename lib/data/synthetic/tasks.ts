@@ -1,7 +1,7 @@
 // The five question types, each with four answer classes that all occur: which class a record
 // gets is chosen first, then lesions are placed so that the image shows it. Also the templated
 // reasoning traces (for SFT) that state the visual evidence behind each answer.
-import type { Rng } from './prng.js';
+import type { Rng } from '../../random.js';
 import { MODALITIES, type Anatomy, type Lesion, type Modality } from './scenes.js';
 
 export const TASKS = ['modality', 'side', 'count', 'quadrant', 'largest'] as const;
