@@ -308,7 +308,7 @@ opTest(['adamw', 'sumOfSquares'], 'adamwStep over a tensor list (bf16/f32 model 
     ops.adamwStep(cpu.p, grads, cpu.m, cpu.v, hyper, cpuModel);
     ops.adamwStep(gpu.p, grads.map(onGpu), gpu.m, gpu.v, hyper, gpuModel);
     const cpuSq = ops.sumOfSquares(grads), gpuSq = ops.sumOfSquares(grads.map(onGpu));
-    t.true(Math.abs(gpuSq - cpuSq) <= 1e-12 * cpuSq, `sumOfSquares step ${step}: cuda ${gpuSq}, cpu ${cpuSq}, seed ${seed}`);
+    t.true(Math.abs(gpuSq - cpuSq) <= 1e-10 * cpuSq, `sumOfSquares step ${step}: cuda ${gpuSq}, cpu ${cpuSq}, seed ${seed}`);
   }
   sizes.forEach((n, i) => {
     const tag = `tensor ${i} (size ${n}) after 3 steps, seed ${seed}`;
