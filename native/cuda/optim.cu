@@ -10,14 +10,17 @@ constexpr int kThreads = 256;
 __global__ void adamwKernel(AdamwArgs a, const AdamwTensor* tensors, const OptimChunk* chunks) {
   const OptimChunk ch = chunks[blockIdx.x];
   const AdamwTensor t = tensors[ch.tensor];
+  const float minusStepSize = -a.stepSize;
+  // The CPU kernel's operations in its order: explicit fmaf where it fuses, __fmul_rn where a
+  // product must be rounded on its own (nvcc would otherwise contract it into an FMA).
   for (int64_t i = ch.begin + threadIdx.x; i < ch.end; i += kThreads) {
-    const float g = t.grad[i] * a.gradScale;
-    const float m = a.beta1 * t.expAvg[i] + a.oneMinusBeta1 * g;
-    const float v = a.beta2 * t.expAvgSq[i] + a.oneMinusBeta2 * (g * g);
+    const float g = __fmul_rn(t.grad[i], a.gradScale);
+    const float m = __fmaf_rn(g, a.oneMinusBeta1, __fmul_rn(a.beta1, t.expAvg[i]));
+    const float v = __fmaf_rn(__fmul_rn(a.oneMinusBeta2, g), g, __fmul_rn(a.beta2, t.expAvgSq[i]));
     t.expAvg[i] = m;
     t.expAvgSq[i] = v;
-    const float denom = sqrtf(v) / a.biasCorrection2Sqrt + a.eps;
-    const float p = t.param[i] * t.decayFactor - a.stepSize * (m / denom);
+    const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(v), a.biasCorrection2Sqrt), a.eps);
+    const float p = __fadd_rn(__fmul_rn(t.param[i], t.decayFactor), __fdiv_rn(__fmul_rn(minusStepSize, m), denom));
     t.param[i] = p;
     if (t.modelWeight) {
       if (t.modelType == DType::BF16) static_cast<__nv_bfloat16*>(t.modelWeight)[i] = __float2bfloat16_rn(p);
