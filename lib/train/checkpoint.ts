@@ -178,7 +178,7 @@ export async function saveCheckpoint(dir: string, opts: SaveCheckpointOptions): 
   const { weights, like, optimizer } = opts;
   if (!(weights instanceof Map)) throw new TypeError("saveCheckpoint: 'weights' must be a Map of name → Tensor");
   if (typeof like !== 'string' || !isDirectory(like)) throw new Error(`saveCheckpoint: 'like' must be the model folder training started from, got ${String(like)}`);
-  if (resolve(like) === target) throw new Error(`saveCheckpoint: 'like' (${like}) cannot be the folder being replaced`);
+  // `like` may be `dir` itself (resuming from it): everything is read from it before the swap.
   const trainerText = trainerJson(opts.trainer);
   const layout = readLayout(like);
   checkWeights(layout, weights, like);

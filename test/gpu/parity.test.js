@@ -2,7 +2,7 @@
 // odd sizes, outputs poisoned beforehand. Skips (saying so) without a CUDA build and a GPU.
 import { Tensor, ops } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
-import { freshSeed, randomArray, maxAbsDiff, rng } from '../helpers.js';
+import { freshSeed, randomArray, maxAbsDiff, rng, roundBf16 } from '../helpers.js';
 import { gammaQ } from '../stats.js';
 import { checkOpCoverage, gpuTest, opTest } from './gpu.js';
 
@@ -478,6 +478,46 @@ opTest(['grpoTokenLoss'], 'grpoTokenLoss: every loss type, token and sequence le
       }
     }
   }
+// ---- optimiser ---------------------------------------------------------------------------------
+
+opTest(['adamw', 'sumOfSquares'], 'adamwStep over a tensor list (bf16/f32 model copies, decay, gradScale), sumOfSquares in float64', (t) => {
+  const sizes = [1, 7, 1000, 65536 + 3, 2 * 65536 + 1];
+  const seed = freshSeed();
+  const weightDecay = sizes.map((_, i) => 0.1 * (i % 3));
+  const fresh = (k, lo, hi) => sizes.map((n, i) => randomArray(n, seed + 100 * k + i, lo, hi));
+  const [p0, m0, v0] = [fresh(1, -1, 1), fresh(2, -0.1, 0.1), fresh(3, 0, 0.01)];
+  const cpu = { p: p0.map((a) => Tensor.from(a)), m: m0.map((a) => Tensor.from(a)), v: v0.map((a) => Tensor.from(a)) };
+  const gpu = { p: cpu.p.map(onGpu), m: cpu.m.map(onGpu), v: cpu.v.map(onGpu) };
+  const modelFor = (device) => sizes.map((n, i) => (i === 4 ? undefined
+    : i % 2 === 0 ? ops.cast(Tensor.full([n], NaN, { device }), 'bfloat16') : Tensor.full([n], NaN, { device })));
+  const cpuModel = modelFor('cpu'), gpuModel = modelFor('cuda');
+  for (let step = 1; step <= 3; step++) {
+    const grads = fresh(10 + step, -1, 1).map((a) => Tensor.from(a));
+    const hyper = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay, step, gradScale: step === 2 ? 0.5 : 1 };
+    ops.adamwStep(cpu.p, grads, cpu.m, cpu.v, hyper, cpuModel);
+    ops.adamwStep(gpu.p, grads.map(onGpu), gpu.m, gpu.v, hyper, gpuModel);
+    const cpuSq = ops.sumOfSquares(grads), gpuSq = ops.sumOfSquares(grads.map(onGpu));
+    t.true(Math.abs(gpuSq - cpuSq) <= 1e-10 * cpuSq, `sumOfSquares step ${step}: cuda ${gpuSq}, cpu ${cpuSq}, seed ${seed}`);
+  }
+  // The CUDA kernel does the CPU kernel's IEEE operations in the same order (explicit fmaf), so
+  // it should agree bit for bit; the pass criterion is a tolerance, the exact count is logged.
+  const identical = sizes.reduce((k, _, i) => k + (maxAbsDiff(gpu.p[i].toArray(), cpu.p[i].toArray()).worst === 0 ? 1 : 0), 0);
+  t.log(`adamw: ${identical} of ${sizes.length} parameter tensors bit-identical between CUDA and CPU`);
+  sizes.forEach((n, i) => {
+    const tag = `tensor ${i} (size ${n}) after 3 steps, seed ${seed}`;
+    compare(t, `param ${tag}`, cpu.p[i], gpu.p[i], 1e-5);
+    compare(t, `exp_avg ${tag}`, cpu.m[i], gpu.m[i], 1e-6);
+    compare(t, `exp_avg_sq ${tag}`, cpu.v[i], gpu.v[i], 1e-7);
+    if (!gpuModel[i]) return;
+    // the model copy is the CUDA master itself, rounded to nearest even for bf16
+    const master = gpu.p[i].toArray();
+    const want = gpuModel[i].dtype === 'bfloat16' ? master.map(roundBf16) : master;
+    const { worst, at } = maxAbsDiff(gpuModel[i].toArray(), want);
+    t.is(worst, 0, `${gpuModel[i].dtype} model copy ${tag}: differs at ${at}`);
+  });
+  t.is(ops.sumOfSquares([]), 0);
+  const withNaN = Tensor.from(new Float32Array([1, NaN]), [2], { device: 'cuda' });
+  t.true(Number.isNaN(ops.sumOfSquares([gpu.p[0], withNaN])), 'a NaN gradient gives a NaN sum on CUDA');
 });
 
 checkOpCoverage();
