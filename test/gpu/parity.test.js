@@ -478,6 +478,8 @@ opTest(['grpoTokenLoss'], 'grpoTokenLoss: every loss type, token and sequence le
       }
     }
   }
+});
+
 // ---- optimiser ---------------------------------------------------------------------------------
 
 opTest(['adamw', 'sumOfSquares'], 'adamwStep over a tensor list (bf16/f32 model copies, decay, gradScale), sumOfSquares in float64', (t) => {
