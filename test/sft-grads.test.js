@@ -88,3 +88,15 @@ test("trainable 'default' freezes the vision blocks and patch embedding, trains 
   t.true(names.includes('lm_head.weight') && names.includes('model.embed_tokens.weight'));
   t.true(grads.get('visual.merger.mlp.0.weight').some((v) => v !== 0), 'the merger receives a gradient');
 });
+
+test('activation checkpointing per layer gives the same loss and gradients', async (t) => {
+  const { model, example, seed } = await setup(t, 'single-image-f32', false);
+  const plain = await sftLossAndGrads(model, example, { trainable: 'all' });
+  const ckpt = await sftLossAndGrads(model, example, { trainable: 'all', checkpointLayers: true });
+  t.is(ckpt.loss, plain.loss);
+  for (const [name, g] of plain.grads) {
+    const h = ckpt.grads.get(name);
+    const worst = g.reduce((w, v, i) => Math.max(w, Math.abs(v - h[i])), 0);
+    t.true(worst <= 1e-6 * (1 + Math.max(...g.map(Math.abs))), `${name} (seed ${seed}): max difference ${worst}`);
+  }
+});

@@ -42,6 +42,8 @@ export interface SftConfig {
   /** Save a checkpoint every this many steps (and at the end). */
   saveEvery?: number;
   trainable: 'default' | 'all';
+  /** Keep only each decoder layer's input during the forward and recompute the layer in backward (less memory, ~1/3 more compute). */
+  activationCheckpointing: boolean;
   /** Weights in memory while training (compute is float32 either way). */
   dtype?: 'float32' | 'bfloat16';
   /** Stop after this many records have been prepared (quick runs). */
@@ -64,6 +66,7 @@ export const SFT_SCHEMA: Schema = {
   seed: { type: 'number', integer: true, min: 0, default: 0 },
   saveEvery: { type: 'number', integer: true, min: 1 },
   trainable: { type: 'enum', values: ['default', 'all'], default: 'default' },
+  activationCheckpointing: { type: 'boolean', default: false },
   dtype: { type: 'enum', values: ['float32', 'bfloat16'] },
   limit: { type: 'number', integer: true, min: 1 },
 };
@@ -136,7 +139,7 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
       const completionTokens = batch.reduce((s, e) => s + e.completionIds.length, 0);
       let lossSum = 0, tokens = 0;
       for (const mb of microBatches(batch, config.maxTokens)) {
-        const r = sftBackward(model, mb, grads, { isTrainable, lossScale: 1 / completionTokens });
+        const r = sftBackward(model, mb, grads, { isTrainable, lossScale: 1 / completionTokens, checkpointLayers: config.activationCheckpointing });
         lossSum += r.lossSum;
         tokens += mb.reduce((s, e) => s + e.tokens, 0);
       }

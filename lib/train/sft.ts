@@ -33,7 +33,7 @@ export interface CompletionLogprobs extends Disposable {
  * log p(completion tokens | prompt) of a packed batch at temperature τ. With `tape` the forward
  * records on it (run inside tape.run); without, it runs with no recording.
  */
-export function completionLogprobs(model: Model, batch: readonly SftExample[], opts: { temperature?: number; entropy?: boolean; tape?: Tape } = {}): CompletionLogprobs {
+export function completionLogprobs(model: Model, batch: readonly SftExample[], opts: { temperature?: number; entropy?: boolean; tape?: Tape; checkpointLayers?: boolean } = {}): CompletionLogprobs {
   const w = model.weights, cfg = model.config;
   const vocab = cfg.text.vocabSize;
   const completions = batch.map((e, i) => checkTokenIds(e.completionIds, vocab, `batch[${i}].completionIds`));
@@ -57,7 +57,7 @@ export function completionLogprobs(model: Model, batch: readonly SftExample[], o
   const forward = () => {
     const packed = embedPacked(w, cfg, checked.map((c) => c.checked));
     using x = packed.x;
-    using hidden = runLayers(w.text, cfg.text, x, packed.positionIds, packedPlan(packed.cuSeqlens));
+    using hidden = runLayers(w.text, cfg.text, x, packed.positionIds, packedPlan(packed.cuSeqlens, { checkpointLayers: opts.checkpointLayers }));
     using picked = gatherRows(hidden, Int32Array.from(rows));
     using targetIds = Tensor.from<'int32'>(Int32Array.from(targets), [targets.length], { device: w.device });
     const r = tokenLogprobs(picked, w.text.lmHead, targetIds, { temperature: opts.temperature, entropy: opts.entropy });
@@ -94,9 +94,9 @@ export interface SftBackwardResult {
  * every parameter `isTrainable` accepts. `lossScale` = 1 / (completion tokens of the whole
  * optimiser step) gives the token-mean loss over gradient-accumulation micro-batches.
  */
-export function sftBackward(model: Model, batch: readonly SftExample[], grads: GradBuffers, opts: { isTrainable: (name: string) => boolean; lossScale: number }): SftBackwardResult {
+export function sftBackward(model: Model, batch: readonly SftExample[], grads: GradBuffers, opts: { isTrainable: (name: string) => boolean; lossScale: number; checkpointLayers?: boolean }): SftBackwardResult {
   using tape = trainingTape(model, opts.isTrainable);
-  using out = completionLogprobs(model, batch, { tape });
+  using out = completionLogprobs(model, batch, { tape, checkpointLayers: opts.checkpointLayers });
   let lossSum = 0;
   for (const lp of out.logp.toArray()) lossSum -= lp;
   const tokens = out.logp.size;
@@ -112,12 +112,12 @@ export interface SftLossAndGrads {
 }
 
 /** The SFT loss of one example and its gradient with respect to every trainable parameter. */
-export async function sftLossAndGrads(model: Model, example: SftExample, opts: { trainable?: Trainable } = {}): Promise<SftLossAndGrads> {
+export async function sftLossAndGrads(model: Model, example: SftExample, opts: { trainable?: Trainable; checkpointLayers?: boolean } = {}): Promise<SftLossAndGrads> {
   const isTrainable = trainablePredicate(model.weights, opts.trainable);
   const n = Array.from(example?.completionIds ?? []).length;
   if (n === 0) throw new RangeError('completionIds is empty: there is nothing to compute a loss on');
   using grads = new GradBuffers(model.weights);
-  const r = sftBackward(model, [example], grads, { isTrainable, lossScale: 1 / n });
+  const r = sftBackward(model, [example], grads, { isTrainable, lossScale: 1 / n, checkpointLayers: opts.checkpointLayers });
   const names = [...model.weights.params.keys()].filter(isTrainable);
   return { loss: r.lossSum / r.tokens, grads: grads.toArrays(names) };
 }
