@@ -132,7 +132,7 @@ function findCuda(): { candidate?: Candidate; why: string } {
     return { why: `${CUDA_PACKAGE} is not installed` };
   }
   const path = join(dirname(pkgJson), 'gmai_cuda.node');
-  if (!existsSync(path)) return { why: `${CUDA_PACKAGE} has no gmai_cuda.node (in a git checkout: npm run prebuild:cuda)` };
+  if (!existsSync(path)) return { why: `${CUDA_PACKAGE} has no gmai_cuda.node (in a git checkout: npm run package:cuda)` };
   return { candidate: { path, from: CUDA_PACKAGE }, why: '' };
 }
 

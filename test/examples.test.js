@@ -13,14 +13,14 @@ test('batch-dicom evaluates every study of a folder, scores the known answers an
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const modelDir = await writeTinyModel(join(dir, 'model'), { seed: 3 });
   const studies = join(dir, 'studies');
-  // Three readable studies (CT, MR with two slices, an RGB secondary capture), one truncated file.
+  // Three readable studies (CT, MR with two slices, an RGB secondary capture), one truncated file, one empty folder.
   const add = (study, ...names) => {
     mkdirSync(join(studies, study), { recursive: true });
     names.forEach(([src, dst]) => copyFileSync(fixture('dicom', src, `${src}.dcm`), join(studies, study, dst)));
   };
   add('ct-001', ['CT_small', 'slice1.dcm']);
   add('mr-002', ['MR_small', 'a.dcm'], ['MR_small_implicit', 'b.dcm']);
-  add('sc-003', ['SC_rgb_small_odd', 'x.dcm']);
+  add('sc-003', ['SC_rgb_rle', 'x.dcm']);
   add('bad-004', ['MR_truncated', 'broken.dcm']);
   mkdirSync(join(studies, 'empty-005'));
   const answers = { 'ct-001': 'A', 'mr-002': 'B', 'bad-004': 'B' };

@@ -54,9 +54,17 @@ export function pack(stageDir, dest) {
   return { ...info, path: join(dest, info.filename) };
 }
 
-/** A bin folder with only node and npm in it: no compiler, no make, no python3. */
+/** Shell tools any machine has (npm runs scripts with sh); no compiler, make or python3 among them. */
+const BASE_TOOLS = ['sh', 'bash', 'env', 'uname', 'cat', 'ls', 'mkdir', 'rm', 'cp', 'mv', 'ln', 'chmod', 'grep', 'sed',
+  'tar', 'gzip', 'id', 'dirname', 'basename', 'readlink', 'true', 'false'];
+
+/** A bin folder with node, npm and BASE_TOOLS in it: no compiler, no make, no python3. */
 export function bareBin() {
   const bin = mkdtempSync(join(tmpdir(), 'gmai-bin-'));
+  for (const tool of BASE_TOOLS) {
+    const at = ['/usr/bin', '/bin'].map((d) => join(d, tool)).find((p) => existsSync(p));
+    if (at) symlinkSync(at, join(bin, tool));
+  }
   symlinkSync(process.execPath, join(bin, 'node'));
   const npmBin = existsSync(npmCli) ? npmCli : execFileSync('sh', ['-c', 'readlink -f "$(command -v npm)"'], { encoding: 'utf8' }).trim();
   symlinkSync(npmBin, join(bin, 'npm'));
