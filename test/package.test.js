@@ -7,7 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bareBin, bareEnv, emptyProject, installTarball, pack, pkg, platformDir, stagePackage } from './package-helpers.js';
+import { publint } from 'publint';
+import { formatMessage } from 'publint/utils';
+import { bareBin, bareEnv, emptyProject, installTarball, pack, pkg, platformDir, root, stagePackage } from './package-helpers.js';
 
 const MAX_TARBALL_BYTES = 3 << 20;     // packed (0.6 MiB in Dec 2026); the prebuild is most of it
 const MAX_UNPACKED_BYTES = 8 << 20;    // (2.0 MiB in Dec 2026)
@@ -53,6 +55,20 @@ test('the tarball and its binaries stay within size bounds', (t) => {
   t.is(statSync(tarball.path).size, tarball.size);
   t.true(tarball.size < MAX_TARBALL_BYTES, `packed ${tarball.size} B < ${MAX_TARBALL_BYTES} B`);
   t.true(tarball.unpackedSize < MAX_UNPACKED_BYTES, `unpacked ${tarball.unpackedSize} B < ${MAX_UNPACKED_BYTES} B`);
+});
+
+test('publint (strict) finds nothing in the tarball', async (t) => {
+  const bytes = readFileSync(tarball.path);
+  const { messages, pkg: packed } = await publint({ strict: true, pack: { tarball: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) } });
+  t.deepEqual(messages.map((m) => formatMessage(m, packed) ?? m.code), []);
+});
+
+test('@arethetypeswrong/cli finds no type resolution problem in the tarball', (t) => {
+  // The package is ESM only: CommonJS loads it with require(esm) (Node >= 20.19 / 22.12; the
+  // install test below does), which attw reports as CJSResolvesToESM, so that rule is off.
+  const attw = join(root, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js');
+  const r = spawnSync(process.execPath, [attw, tarball.path, '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'table-flipped'], { encoding: 'utf8' });
+  t.is(r.status, 0, r.stdout + r.stderr);
 });
 
 test('the CUDA variant package is a workspace with this version, for linux x64 glibc', (t) => {
