@@ -2,8 +2,6 @@
   # The CPU addon. Sources are collected from native/cpu and native/addon by a small node
   # one-liner, so a new kernel file needs no edit here. No -march=native: one binary must run
   # on every x86-64 machine; faster paths are chosen at run time (native/cpu/cpu_features.cpp).
-  # libstdc++ and libgcc are linked statically so the prebuilt binary needs only glibc (not the
-  # build machine's newer libstdc++).
   "targets": [
     {
       "target_name": "gmai",
@@ -25,7 +23,7 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fvisibility=hidden", "-Wno-psabi"],
       "cflags": ["-O3", "-fno-math-errno"],
-      "ldflags": ["-pthread", "-static-libstdc++", "-static-libgcc"],
+      "ldflags": ["-pthread"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
