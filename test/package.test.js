@@ -26,7 +26,8 @@ test.after.always(() => {
 test('the tarball holds dist, the prebuild, native sources and build files, README and LICENSE', (t) => {
   t.log(`prebuild from ${stage.prebuildSource}; ${files.length} files`);
   for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'bin/gmai.js',
-    'binding.gyp', 'CMakeLists.txt', 'native/include/gmai/ops.h', 'native/addon/addon.cc']) {
+    'binding.gyp', 'CMakeLists.txt', 'native/include/gmai/ops.h', 'native/addon/addon.cc',
+    'scripts/build-native.mjs']) {  // what `npm run build:native` runs (a build from source when asked)
     t.true(files.includes(f), `${f} is in the tarball`);
   }
   t.true(files.some((f) => f.startsWith(`prebuilds/${platformDir}/`) && f.endsWith('.node')), `a prebuild for ${platformDir}`);
@@ -35,7 +36,8 @@ test('the tarball holds dist, the prebuild, native sources and build files, READ
 });
 
 test('the tarball holds no tests, fixtures, benchmark results, local builds or CI files', (t) => {
-  const unwanted = files.filter((f) => /^(test|bench|build|build-cuda|examples|docs|\.ci|scripts|packages|node_modules)\//.test(f) ||
+  const unwanted = files.filter((f) => /^(test|bench|build|build-cuda|examples|docs|\.ci|packages|node_modules)\//.test(f) ||
+    (f.startsWith('scripts/') && f !== 'scripts/build-native.mjs') ||
     /fixtures|\.test\.[jt]s$|RESULTS\.md$|\.tgz$/.test(f));
   t.deepEqual(unwanted, []);
 });
