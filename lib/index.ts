@@ -59,3 +59,15 @@ export type { DicomImage } from './processing/dicom/write.js';
 export { serveModel } from './serve/server.js';
 export type { ServeOptions, ModelHttpServer, ServeStats } from './serve/server.js';
 export type { CompleteOptions, CompleteResult, CompletionEvent } from './infer/server.js';
+// Types that appear in the signatures above, so users (and the API reference) can name them.
+export type { ArrayFor, TypedArray } from './dtype.js';
+export type { AskSample } from './infer/ask.js';
+export type { DicomImageInput } from './processing/image-decode.js';
+export type { FinishReason, GeneratedSequence, GenerationEvent } from './infer/engine.js';
+export type { LoadProgress, WeightDType } from './model/weights.js';
+export type { McQuestion, PromptTemplate } from './processing/prompt.js';
+export type { ChatTemplate } from './processing/chat-template.js';
+export type { ServerOptions } from './infer/server.js';
+export type { ModelWorkerData } from './infer/model-worker.js';
+export type { TextConfig, VisionConfig } from './model/config.js';
+export type { TinyModelOptions } from './demo/tiny-model.js';
