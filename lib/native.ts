@@ -137,6 +137,8 @@ export interface LoadedAddon {
   addon: NativeAddon;
   path: string;
   variant: 'cpu' | 'cuda';
+  /** One line: which backend is live and why. */
+  reason: string;
 }
 
 let loaded: LoadedAddon | undefined;
@@ -154,7 +156,7 @@ function isNativeAddon(exports: Record<string, unknown>, b: LoadedBinary): expor
 function load(): LoadedAddon {
   const b = loadBinary();
   if (!isNativeAddon(b.exports, b)) throw new Error('unreachable');
-  return { addon: b.exports, path: b.path, variant: b.variant };
+  return { addon: b.exports, path: b.path, variant: b.variant, reason: b.reason };
 }
 
 /** The addon, loaded on first use. */

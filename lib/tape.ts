@@ -109,6 +109,40 @@ export class Tape implements Disposable {
   }
 
   /**
+   * Activation checkpointing: runs `fn(...inputs)` now without recording inside it (its
+   * activations are not kept), and records one node whose backward re-runs `fn` on the saved
+   * inputs under a fresh tape and backpropagates through that. `params`: the watched tensors
+   * `fn` reads (their gradients flow out of this node). Every tensor `fn` needs that is not a
+   * parameter must be passed in `inputs` (the caller may dispose it before backward runs).
+   */
+  checkpoint<T extends Tensor>(fn: (...inputs: Tensor[]) => T, inputs: Tensor[], params: Tensor[]): T {
+    const y = noGrad(() => fn(...inputs));
+    const watched = params.filter((p) => this.needsGrad(p));
+    this.record('checkpoint', [...inputs, ...watched], [y], (save) => {
+      const kept = inputs.map((t) => save(t));
+      const wantInput = inputs.map((t) => this.needsGrad(t));
+      return ([gy]) => {
+        const sub = new Tape().watch(...kept.filter((_, i) => wantInput[i]), ...watched);
+        const grads = new Map<Tensor, F32>();
+        try {
+          const yAgain = sub.run(() => fn(...kept));
+          try {
+            sub.backward(yAgain, gy!.clone(), (t, g) => void grads.set(t, g.clone()));
+          } finally {
+            yAgain.dispose();
+            sub.dispose();
+          }
+          return [...kept.map((t) => grads.get(t)), ...watched.map((p) => grads.get(p))];
+        } catch (e) {
+          disposeAll([...grads.values()]);
+          throw e;
+        }
+      };
+    });
+    return y;
+  }
+
+  /**
    * Backpropagates from `root` with the gradient `seed` (same shape; consumed). Calls
    * `onLeafGrad(param, grad)` for each watched tensor that receives a gradient (once per
    * tensor, with the sum over all its uses; the grad is disposed after the call returns).

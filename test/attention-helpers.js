@@ -1,5 +1,7 @@
-// Float64 reference attention and the check both attention test files run (one at the default
-// thread count, one with more threads than kv heads, where decode splits the keys).
+// Float64 reference attention (forward, analytic backward, finite differences) and the checks the
+// attention test files run: the forward's at the default thread count and with more threads
+// than kv heads (decode splits the keys), the backward's likewise.
+import { createHash } from 'node:crypto';
 import { freshSeed, randomArray, maxAbsDiff } from './helpers.js';
 
 /** Naive float64 attention over packed sequences; returns { out, lse }. */
@@ -177,3 +179,27 @@ export const largeBackwardCases = [
   { lensQ: Array(20).fill(40), lensK: Array(20).fill(40), Hq: 2, Hkv: 2, D: 80, packed: true, label: '20 windows of 40' },
   { lensQ: [90, 3, 140], lensK: [90, 10, 140], Hq: 4, Hkv: 2, D: 16, causal: true, packed: true, label: 'packed causal' },
 ];
+
+/**
+ * SHA-1 of dq, dk, dv of a few backward cases on inputs drawn from `seed`: one causal sequence
+ * with fewer kv heads than threads (split schedule at 6 threads) and packed windows (fused).
+ */
+export function attentionBackwardDigest({ Tensor, ops }, seed) {
+  const hash = createHash('sha1');
+  for (const [lens, Hq, Hkv, D, causal] of [[[300], 4, 2, 80, true], [[64, 64, 37, 1, 50, 64, 64, 64, 64], 4, 4, 80, false]]) {
+    const cu = [0];
+    lens.forEach((l) => cu.push(cu.at(-1) + l));
+    const T = cu.at(-1);
+    const q = Tensor.from(randomArray(T * Hq * D, seed, -2, 2), [T, Hq, D]);
+    const k = Tensor.from(randomArray(T * Hkv * D, seed + 1, -2, 2), [T, Hkv, D]);
+    const v = Tensor.from(randomArray(T * Hkv * D, seed + 2), [T, Hkv, D]);
+    const dout = Tensor.from(randomArray(T * Hq * D, seed + 3), [T, Hq, D]);
+    const opts = { causal, cuSeqlensQ: Int32Array.from(cu), cuSeqlensK: Int32Array.from(cu) };
+    const lse = Tensor.empty([Hq, T]);
+    const out = ops.attention(q, k, v, { ...opts, lse });
+    const grads = ops.attentionBackward(q, k, v, out, lse, dout, opts);
+    for (const x of [grads.dq, grads.dk, grads.dv]) hash.update(new Uint8Array(x.toArray().buffer));
+    [q, k, v, dout, lse, out, grads.dq, grads.dk, grads.dv].forEach((x) => x.dispose());
+  }
+  return hash.digest('hex');
+}

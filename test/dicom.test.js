@@ -82,3 +82,18 @@ test('DICOM goes through the image preprocessor (path, buffer, options)', async 
   t.deepEqual(b.gridThw, [1, 10, 10]);
   t.notDeepEqual(a.pixelValues, b.pixelValues);
 });
+
+test('one frame of a 1-bit and of a YBR_FULL_422 multi-frame file is that frame of the whole; 1-bit masks display', async (t) => {
+  for (const name of ['BitsAllocated1_multiframe', 'YBR_FULL_422_8bit']) {
+    const file = fixture('dicom', name, `${name}.dcm`);
+    const all = await readDicom(file);
+    const per = all.stored.length / all.meta.frames;
+    for (let f = 0; f < all.meta.frames; f++) {
+      const one = await readDicom(file, { frame: f });
+      t.deepEqual(Array.from(one.stored), Array.from(all.stored.subarray(f * per, (f + 1) * per)), `${name} frame ${f}`);
+    }
+    await t.throwsAsync(readDicom(file, { frame: all.meta.frames }), { message: new RegExp(`frames count from 0, and the file has ${all.meta.frames} \\(0 to ${all.meta.frames - 1}\\)`) });
+  }
+  const mask = await dicomToRgb(fixture('dicom', 'BitsAllocated1_multiframe', 'BitsAllocated1_multiframe.dcm'), { frame: 1 });
+  t.deepEqual([...new Set(mask.data)].sort((a, b) => a - b), [0, 255]);
+});

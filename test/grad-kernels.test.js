@@ -5,7 +5,10 @@
 // analytic gradient those checks validate. Outputs are poisoned with NaN (the native calls
 // take the output tensors) and accumulators start from random values.
 import test from 'ava';
-import { Tensor, ops } from '../dist/index.js';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Tensor, ops, runtimeInfo } from '../dist/index.js';
 import { native } from '../dist/native.js';
 import { freshSeed, rng } from './helpers.js';
 
@@ -187,6 +190,30 @@ test('swigluBackward: dgate and dup match finite differences of silu(gate)·up',
       t.deepEqual(w.dup.toArray(), dup.toArray(), `wrapper dup ${tag}`);
     });
   }
+});
+
+// swigluBackward has an AVX2 and a portable path (vmath); the ISA is fixed when the addon
+// loads, so the portable one runs in a child process with GMAI_CPU_ISA=portable.
+test('swigluBackward: the portable path (GMAI_CPU_ISA=portable) matches the float64 gradient too', (t) => {
+  const seed = freshSeed();
+  t.log(`seed ${seed} (parent ISA ${runtimeInfo().cpuIsa})`);
+  const n = 1037;
+  const child = `
+    import { Tensor, ops, runtimeInfo } from './dist/index.js';
+    import { rng } from './test/helpers.js';
+    const r = rng(${seed});
+    const make = (lo, hi) => Float32Array.from({ length: ${n} }, () => r.uniform(lo, hi));
+    const g = make(-8, 8), u = make(-2, 2), dy = make(-1, 1);
+    const { dgate, dup } = ops.swigluBackward(Tensor.from(dy, [${n}]), Tensor.from(g, [${n}]), Tensor.from(u, [${n}]));
+    console.log(JSON.stringify({ isa: runtimeInfo().cpuIsa, g: [...g], u: [...u], dy: [...dy], dgate: [...dgate.toArray()], dup: [...dup.toArray()] }));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', child], {
+    cwd: join(dirname(fileURLToPath(import.meta.url)), '..'), env: { ...process.env, GMAI_CPU_ISA: 'portable' }, encoding: 'utf8',
+  });
+  const res = JSON.parse(out.trim().split('\n').pop());
+  t.is(res.isa, 'portable', 'GMAI_CPU_ISA cap took effect');
+  const sig = (x) => 1 / (1 + Math.exp(-x));
+  expectClose(t, res.dgate, res.g.map((g, i) => res.dy[i] * res.u[i] * sig(g) * (1 + g * (1 - sig(g)))), `portable dgate seed ${seed}`);
+  expectClose(t, res.dup, res.g.map((g, i) => res.dy[i] * g * sig(g)), `portable dup seed ${seed}`);
 });
 
 /** erf in float64 by its Maclaurin series (|x| <= 3: terms peak near 1e3, so ~1e-13 absolute). */

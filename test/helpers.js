@@ -1,11 +1,30 @@
 // Shared test utilities: seeded random inputs, float64 references, tolerance checks.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 export const fixture = (...p) => join(fixturesDir, ...p);
 export const readJson = (p) => JSON.parse(readFileSync(p, 'utf8'));
+
+/**
+ * Pythons to try for the optional numpy cross-checks: $GMAI_TEST_PYTHON, then every python3 /
+ * python on PATH, then /usr/bin/python3 (deduplicated, in that order).
+ */
+export function pythonCandidates(env = process.env) {
+  const onPath = (env.PATH ?? '').split(delimiter).filter(Boolean).flatMap((d) => [join(d, 'python3'), join(d, 'python')]);
+  return [...new Set([env.GMAI_TEST_PYTHON, ...onPath, '/usr/bin/python3'].filter(Boolean))];
+}
+
+/** The first candidate that runs and imports numpy, or null (the caller skips and says why). */
+export function findPythonWithNumpy(candidates = pythonCandidates()) {
+  for (const py of candidates) {
+    const r = spawnSync(py, ['-c', 'import numpy'], { stdio: 'ignore', timeout: 20000 });
+    if (r.status === 0) return py;
+  }
+  return null;
+}
 
 /** Mulberry32: small seeded PRNG so a failing case can be replayed from its seed. */
 export function rng(seed) {

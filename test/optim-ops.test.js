@@ -143,7 +143,7 @@ test('sumOfSquares accumulates in float64 over a list of tensors (chunk boundari
     let ref = 0;
     for (const a of arrays) for (const x of a) ref += x * x;
     const got = ops.sumOfSquares(tensors);
-    t.true(Math.abs(got - ref) <= 1e-12 * ref, `got ${got}, float64 reference ${ref}, seed ${seed}`);
+    t.true(Math.abs(got - ref) <= 1e-10 * ref, `got ${got}, float64 reference ${ref}, seed ${seed}`);
     t.is(ops.sumOfSquares([]), 0);
     const empty = keep(Tensor.zeros([0]));
     t.is(ops.sumOfSquares([empty]), 0);
@@ -196,9 +196,9 @@ test('adamwStep matches torch.optim.AdamW (when /usr/bin/python3 has torch)', (t
   }
   const seed = freshSeed();
   t.log(`torch ${torch.version}, seed ${seed}`);
-  const sizes = [1, 7, 300];
+  const sizes = [1, 7, 300, 1001];
   const hyper = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-  const weightDecay = [0, 0.1, 0.01];
+  const weightDecay = [0, 0.1, 0.01, 0.05];
   const start = sizes.map((n, i) => randomArray(n, seed + i));
   const grads = [1, 2, 3, 4, 5].map((s) => sizes.map((n, i) => randomArray(n, seed + 100 * s + i)));
   const job = { ...hyper, weightDecay, params: start.map((a) => Array.from(a)), grads: grads.map((gs) => gs.map((g) => Array.from(g))) };
@@ -212,11 +212,15 @@ test('adamwStep matches torch.optim.AdamW (when /usr/bin/python3 has torch)', (t
     const m = sizes.map((n) => keep(Tensor.zeros([n])));
     const v = sizes.map((n) => keep(Tensor.zeros([n])));
     grads.forEach((gs, k) => ops.adamwStep(params, gs.map((g) => keep(Tensor.from(g))), m, v, { ...hyper, weightDecay, step: k + 1 }));
+    // torch 1.13's CPU kernels do exactly the kernel's float32 operations (gmai/ops/optim.h):
+    // bit-identical there. Later versions compute exp_avg with lerp_: within rounding.
+    const exact = torch.version.startsWith('1.13');
     for (let i = 0; i < sizes.length; i++) {
       const what = `tensor ${i} after 5 steps, seed ${seed}`;
-      assertClose(t, params[i].toArray(), want.params[i], { atol: 1e-6, rtol: 1e-6, what: `param ${what}` });
-      assertClose(t, m[i].toArray(), want.expAvg[i], { atol: 1e-7, rtol: 1e-6, what: `exp_avg ${what}` });
-      assertClose(t, v[i].toArray(), want.expAvgSq[i], { atol: 1e-9, rtol: 1e-6, what: `exp_avg_sq ${what}` });
+      const tol = (atol) => (exact ? { atol: 0, rtol: 0 } : { atol, rtol: 1e-6 });
+      assertClose(t, params[i].toArray(), want.params[i], { ...tol(1e-6), what: `param ${what}` });
+      assertClose(t, m[i].toArray(), want.expAvg[i], { ...tol(1e-7), what: `exp_avg ${what}` });
+      assertClose(t, v[i].toArray(), want.expAvgSq[i], { ...tol(1e-9), what: `exp_avg_sq ${what}` });
     }
   } finally {
     for (const x of made) x.dispose();

@@ -91,3 +91,39 @@ test('the example HTTP service streams reasoning events and an answer', async (t
     await service.close();
   }
 });
+
+test('an aborted request rejects with the reason it was aborted with (across the worker boundary)', async (t) => {
+  const server = await startModelServer(modelDir);
+  try {
+    const abort = new AbortController();
+    const reason = new Error('user pressed stop');
+    let tokens = 0;
+    const err = await t.throwsAsync(server.askImage({
+      image, question: 'Long?', options: ['yes', 'no'], signal: abort.signal,
+      generation: { maxNewTokens: 4000, temperature: 1, seed: 1 },
+      onToken: () => { if (++tokens === 2) abort.abort(reason); },
+    }));
+    t.is(err, reason);
+    const r = await server.askImage({ image, question: 'Short?', options: ['yes', 'no'], generation: { maxNewTokens: 3, seed: 1 } });
+    t.true(['stop', 'length'].includes(r.finishReason), 'results carry the finish reason');
+    if (r.tokens.length === 3) t.is(r.finishReason, 'length');
+  } finally {
+    await server.close();
+  }
+});
+
+test('askImage upscales an image below the minimum side; preprocessImage refuses it naming the image', async (t) => {
+  const model = await loadModel(modelDir);
+  const processor = await loadProcessor(modelDir);
+  try {
+    const tiny = { width: 3, height: 3, data: new Uint8Array(27).fill(200) };
+    const r = await askImage(model, processor, { image: tiny, question: 'Dose?', options: ['low', 'high'], generation: { maxNewTokens: 2, seed: 1 } });
+    t.true(r.tokens.length >= 1);
+    const { preprocessImage } = await import('../dist/index.js');
+    await t.throwsAsync(preprocessImage(tiny), { message: /^image: height:3 or width:3 must be larger than factor:28 \(each side must be at least 28 pixels/ });
+    const up = await preprocessImage(tiny, { upscaleSmallImages: true });
+    t.deepEqual(up.gridThw, [1, 4, 4], '3×3 → 28×28 → smart_resize to the 56×56 minimum');
+  } finally {
+    model.dispose();
+  }
+});

@@ -71,10 +71,14 @@ for (const [caseName, tied] of [['single-image-f32', false], ['single-image-f32'
         for (const [name, p] of params) p.write(Float32Array.from(base.get(name), (v, i) => v + s * dir.get(name)[i]));
         return score();
       };
-      const numeric = (await shifted(eps) - await shifted(-eps)) / (2 * eps);
+      // Central differences at ε and ε/2, Richardson-extrapolated: the O(ε²) truncation error
+      // cancels (the directions move every parameter, so the curvature terms are not small).
+      const central = async (e) => (await shifted(e) - await shifted(-e)) / (2 * e);
+      const numeric = (4 * await central(eps / 2) - await central(eps)) / 3;
       for (const [name, p] of params) p.write(base.get(name));
       const rel = Math.abs(numeric - predicted) / Math.max(1e-3, Math.abs(numeric));
-      t.true(rel < 2e-2, `direction ${trial} (seed ${seed}): finite differences ${numeric} vs gradient·direction ${predicted} (relative ${rel})`);
+      t.log(`direction ${trial}: relative difference ${rel.toExponential(2)}`);
+      t.true(rel < 2e-3, `direction ${trial} (seed ${seed}): finite differences ${numeric} vs gradient·direction ${predicted} (relative ${rel})`);
     }
   });
 }
@@ -87,4 +91,16 @@ test("trainable 'default' freezes the vision blocks and patch embedding, trains 
   t.true(names.some((n) => n.startsWith('visual.merger.')));
   t.true(names.includes('lm_head.weight') && names.includes('model.embed_tokens.weight'));
   t.true(grads.get('visual.merger.mlp.0.weight').some((v) => v !== 0), 'the merger receives a gradient');
+});
+
+test('activation checkpointing per layer gives the same loss and gradients', async (t) => {
+  const { model, example, seed } = await setup(t, 'single-image-f32', false);
+  const plain = await sftLossAndGrads(model, example, { trainable: 'all' });
+  const ckpt = await sftLossAndGrads(model, example, { trainable: 'all', checkpointLayers: true });
+  t.is(ckpt.loss, plain.loss);
+  for (const [name, g] of plain.grads) {
+    const h = ckpt.grads.get(name);
+    const worst = g.reduce((w, v, i) => Math.max(w, Math.abs(v - h[i])), 0);
+    t.true(worst <= 1e-6 * (1 + Math.max(...g.map(Math.abs))), `${name} (seed ${seed}): max difference ${worst}`);
+  }
 });

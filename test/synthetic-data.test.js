@@ -278,6 +278,11 @@ test('writeSyntheticDataset: bad options are refused with the field named', asyn
     await t.throwsAsync(writeSyntheticDataset(dir, { ...ok, heldOutCount: '3' }), { message: /'heldOutCount'/ });
     await t.throwsAsync(writeSyntheticDataset(dir, { ...ok, format: 'jpeg' }), { message: /'format' must be 'png', 'dicom' or 'both'/ });
     await t.throwsAsync(writeSyntheticDataset(dir, { ...ok, size: 20 }), { message: /'size' must be an integer in 64..512/ });
+    await t.throwsAsync(writeSyntheticDataset(dir, { ...ok, shuffleOptions: 'yes' }), { message: /'shuffleOptions' must be a boolean/ });
+    t.throws(() => generateSyntheticExample(1, { answerClass: 4 }), { message: /'answerClass' must be 0, 1, 2 or 3, got 4/ });
+    t.throws(() => generateSyntheticExample(1, { modality: 'mri' }), { message: /'modality' must be one of chest-radiograph, ct, fundus, ultrasound, got "mri"/ });
+    t.throws(() => generateSyntheticExample(1, { task: 'colour' }), { message: /'task' must be one of modality, side, count, quadrant, largest/ });
+    t.throws(() => generateSyntheticExample(-0.5), { message: /'seed' must be an integer/ });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

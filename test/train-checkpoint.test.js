@@ -111,6 +111,16 @@ test('a checkpoint of a single-file model: same names/dtypes/shapes/metadata, si
     // saving again replaces it
     await saveAndCheck(t, tmp.path('run', 'checkpoint'), LIKE, 2);
     t.deepEqual(readdirSync(tmp.path('run')), ['checkpoint'], 'no .partial or .previous left behind');
+    // a run resumed from the checkpoint may save over it with it as the model folder
+    const again = checkpointInputs(tmp.path('run', 'checkpoint'), 3);
+    await saveCheckpoint(tmp.path('run', 'checkpoint'), { weights: again.weights, like: tmp.path('run', 'checkpoint'), trainer: again.trainer });
+    again.dispose();
+    const after = await loadCheckpoint(tmp.path('run', 'checkpoint'));
+    t.is(after.trainer.step, 3);
+    t.is(after.optimizer, undefined);
+    t.true(readFileSync(join(after.dir, 'config.json')).equals(readFileSync(join(LIKE, 'config.json'))));
+    after.close();
+    t.deepEqual(readdirSync(tmp.path('run')), ['checkpoint']);
   } finally {
     tmp.cleanup();
   }

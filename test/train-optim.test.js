@@ -161,6 +161,9 @@ test('step refuses unknown names, wrong sizes and bad options, naming them', (t)
     t.throws(() => opt.step(new Map([['model.norm.weight', new Float32Array(4)]]), { lr: 1 }), { message: /gradient of 'model.norm.weight' has 4 elements, the parameter 5/ });
     t.throws(() => opt.step(new Map(), { lr: -1 }), { message: /'lr' must be a finite number >= 0/ });
     t.throws(() => opt.step(new Map(), {}), { message: /'lr'/ });
+    t.throws(() => opt.step(new Map([['model.norm.weight', [1, 2, 3, 4, 5]]]), { lr: 1 }), { message: /gradient of 'model.norm.weight' must be a float32 tensor or a Float32Array/ });
+    t.throws(() => opt.step(new Map(), { lr: 1, loss: '1' }), { message: /'loss' must be a number/ });
+    t.throws(() => opt.step({}, { lr: 1 }), { message: /grads must be a Map/ });
     t.throws(() => new AdamW([], { beta2: 1 }), { message: /'beta2' must be in \[0, 1\)/ });
     const m = Tensor.zeros([2]);
     t.throws(() => new AdamW([{ name: 'a', master: m, decay: true }, { name: 'a', master: m, decay: true }]), { message: /'a' is listed twice/ });

@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { numberOption, option, parseArgs } from '../cli/args.js';
+import { numberOption, parseCommand, stringOption, type CommandSpec } from '../cli/command.js';
 import { GenerationEngine, type SamplingParams } from '../infer/engine.js';
 import { ModelBackend, nativeSampler } from '../infer/model-backend.js';
 import { loadModel, type Model } from '../model/model.js';
@@ -22,6 +22,19 @@ import { runtimeInfo } from '../runtime.js';
 import { havePeers, PEERS_HINT, QWEN25_05B, randomIds, runPeer, writeQwen05b, writeTextGguf } from './qwen-text.js';
 import { formatTable, writeJsonAtomic } from './roofline.js';
 import { makeLogits, secondsPerSampleCall } from './sampling.js';
+
+export const generateBenchCommand: CommandSpec = {
+  name: 'bench generate',
+  summary: 'Generation on the Qwen2.5-0.5B decoder shape through the real engine, against llama.cpp on the same weights.',
+  options: {
+    batches: { type: 'string', value: 'LIST', description: 'sequences decoding together (default 1,8,32)' },
+    prompt: { type: 'string', value: 'N', description: 'prompt tokens (default 128)' },
+    decode: { type: 'string', value: 'N', description: 'decoded tokens (default 32)' },
+    ttft: { type: 'string', value: 'N', description: 'prompt tokens of the time-to-first-token case (default 1024)' },
+    'no-peers': { type: 'boolean', description: 'skip llama.cpp' },
+    json: { type: 'string', value: 'FILE', description: 'also write the results as JSON' },
+  },
+};
 
 const SAMPLING: SamplingParams = { temperature: 0.7, topP: 0.9, seed: 1 };
 const silentDecoder = () => ({ push: () => '', flush: () => '' });
@@ -47,11 +60,12 @@ async function timeFirstToken(engine: GenerationEngine<ModelInputs>, prompt: Int
 interface PeerResult { engine: string; results: { batch: number; ms: number; tokensPerS: number }[]; ttftMs: number }
 
 export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['no-peers']);
-  const batches = (option(args, 'batches') ?? '1,8,32').split(',').map(Number);
-  const promptLen = numberOption(args, 'prompt', 128), decode = numberOption(args, 'decode', 32);
-  const ttftLen = numberOption(args, 'ttft', 1024);
-  const peers = !args.options.has('no-peers');
+  const args = parseCommand(generateBenchCommand, argv);
+  if (!args) return 0;
+  const batches = (stringOption(args, 'batches') ?? '1,8,32').split(',').map(Number);
+  const promptLen = numberOption(args, 'prompt', 128, { integer: true, min: 1 }), decode = numberOption(args, 'decode', 32, { integer: true, min: 1 });
+  const ttftLen = numberOption(args, 'ttft', 1024, { integer: true, min: 1 });
+  const peers = args['no-peers'] !== true;
   const say = (s: string) => process.stderr.write(`${s}\n`);
   const info = runtimeInfo();
   const rows: Row[] = [];
@@ -136,7 +150,7 @@ export async function run(argv: string[]): Promise<number> {
     `temperature ${SAMPLING.temperature}, top-p ${SAMPLING.topP}; decode after a ${promptLen}-token prompt, ${decode} tokens per sequence\n\n`);
   process.stdout.write(formatTable(['what', 'batch', 'engine', 'ms', 'tokens (rows)/s', 'ours ÷ llama.cpp', 'note'],
     rows.map((r) => [r.what, r.batch ?? '', r.engine, f(r.ms, 2), f(r.tokensPerS), f(r.ratio, 2), r.note ?? ''])));
-  const json = option(args, 'json');
+  const json = stringOption(args, 'json');
   if (json) await writeJsonAtomic(json, rows.map((r) => ({ kernel: r.engine, ...r, threads: info.threads, isa: info.cpuIsa })));
   return 0;
 }

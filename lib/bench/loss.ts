@@ -45,6 +45,19 @@ function randomWeights(V: number, H: number, dtype: 'bfloat16' | 'float32'): Ten
   return Tensor.from<'bfloat16'>(bits, [V, H], { dtype: 'bfloat16', copy: false });
 }
 
+/** A zeroed float32 [rows, cols] tensor written block by block (no large JS array left for the GC). */
+function zerosInPlace(rows: number, cols: number): Tensor<'float32'> {
+  const t = Tensor.empty([rows, cols]);
+  const block = Math.max(1, Math.floor((4 * MB) / cols));
+  const zeros = new Float32Array(block * cols);
+  for (let r = 0; r < rows; r += block) {
+    const n = Math.min(block, rows - r);
+    using v = t.view([n, cols], r * cols);
+    v.write(n === block ? zeros : zeros.subarray(0, n * cols));
+  }
+  return t;
+}
+
 export interface LossBenchResult {
   rows: number; vocab: number; hidden: number; dtype: string; chunkRows: number; dLmHead: boolean; threads: number; isa: string;
   weightsMB: number; fullLogitsMB: number;
@@ -89,7 +102,7 @@ export async function run(argv: string[]): Promise<number> {
   const hiddenT = Tensor.from<'float32'>(x, [rows, hidden], { copy: false });
   const targets = Tensor.from<'int32'>(Int32Array.from({ length: rows }, () => Math.floor(Math.random() * vocab)), [rows]);
   const dlogp = Tensor.from<'float32'>(new Float32Array(rows).fill(-1 / rows), [rows]);  // mean cross-entropy
-  const dW = dLmHead ? Tensor.zeros([vocab, hidden]) : undefined;  // the gradient's own storage, not the stage's
+  const dW = dLmHead ? zerosInPlace(vocab, hidden) : undefined;  // the gradient's own storage, not the stage's
 
   const reset = resetPeak();
   const before = residentBytes();

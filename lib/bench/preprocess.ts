@@ -7,7 +7,17 @@
 // fp32 peak measured in this run (ratio ≪ 1).
 // Usage: gmai bench preprocess [--reps 9] [--quick] [--json FILE]
 import sharp from 'sharp';
-import { numberOption, option, parseArgs } from '../cli/args.js';
+import { numberOption, parseCommand, stringOption, type CommandSpec } from '../cli/command.js';
+
+export const preprocessBenchCommand: CommandSpec = {
+  name: 'bench preprocess',
+  summary: 'Images/s of the image processor from encoded bytes to pixel values, per stage, against one vision-tower forward.',
+  options: {
+    reps: { type: 'string', value: 'N', description: 'repetitions per case (default 9, 1 with --quick)' },
+    quick: { type: 'boolean', description: 'one repetition (a smoke run)' },
+    json: { type: 'string', value: 'FILE', description: 'also write the results as JSON' },
+  },
+};
 import { decodeImage } from '../processing/image-decode.js';
 import { patchify, preprocessImage, resizeForModel, resolveImageOptions } from '../processing/image.js';
 import type { ImageOptions } from '../processing/processor.js';
@@ -69,9 +79,10 @@ function jsonRows(s: Summary) {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['quick']);
-  const quick = option(args, 'quick') === 'true';
-  const reps = numberOption(args, 'reps', quick ? 1 : 9);
+  const args = parseCommand(preprocessBenchCommand, argv);
+  if (!args) return 0;
+  const quick = args.quick === true;
+  const reps = numberOption(args, 'reps', quick ? 1 : 9, { integer: true, min: 1 });
   const say = (s: string) => process.stderr.write(`${s}\n`);
   sharp.cache(false);  // every rep decodes afresh, as distinct images would
   say('measuring the fp32 peak …');
@@ -101,7 +112,7 @@ export async function run(argv: string[]): Promise<number> {
       ...s.stageMs.map((ms, i) => `${f(ms, 2)} (${f(s.sharePct[i], 0)}%)`), f(s.towerMinMs, 0), s.ratioToTower.toExponential(1)])));
   const worst = Math.max(...summaries.map((s) => s.ratioToTower));
   process.stdout.write(`\nlargest preprocessing ÷ tower lower bound: ${worst.toExponential(1)} (${worst < 0.1 ? 'well below 1: preprocessing never dominates' : 'NOT well below 1'})\n`);
-  const json = option(args, 'json');
+  const json = stringOption(args, 'json');
   if (json) await writeJsonAtomic(json, rows.map((r) => ({ ...r, reps, threads: machine.threads, isa: machine.isa, peakGflops: machine.peakGflops })));
   return 0;
 }

@@ -3,7 +3,18 @@
 //  - peaked: N(0, 2²) plus 20 tokens lifted by 8–14, like a trained LM's next-token logits;
 //  - flat: N(0, 1), the worst case for top-p (the nucleus spans most of the vocabulary).
 // Usage: gmai bench sampling [--rows 16] [--vocab 151936] [--seconds 1] [--json FILE]
-import { numberOption, option, parseArgs } from '../cli/args.js';
+import { numberOption, parseCommand, stringOption, type CommandSpec } from '../cli/command.js';
+
+export const samplingBenchCommand: CommandSpec = {
+  name: 'bench sampling',
+  summary: 'Rows per second of the sampling op over a Qwen2.5-VL-sized vocabulary, greedy and top-p, on peaked and flat logits.',
+  options: {
+    rows: { type: 'string', value: 'N', description: 'rows per call (default 16)' },
+    vocab: { type: 'string', value: 'V', description: 'vocabulary size (default 151936)' },
+    seconds: { type: 'string', value: 'S', description: 'time per configuration (default 1)' },
+    json: { type: 'string', value: 'FILE', description: 'also write the results as JSON' },
+  },
+};
 import { sample, SamplingParams } from '../ops/sampling.js';
 import { runtimeInfo } from '../runtime.js';
 import { Tensor } from '../tensor.js';
@@ -40,10 +51,11 @@ export function secondsPerSampleCall(logits: Tensor<'float32'>, params: Sampling
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
-  const rows = numberOption(args, 'rows', 16);
-  const vocab = numberOption(args, 'vocab', 151_936);
-  const seconds = numberOption(args, 'seconds', 1);
+  const args = parseCommand(samplingBenchCommand, argv);
+  if (!args) return 0;
+  const rows = numberOption(args, 'rows', 16, { integer: true, min: 1 });
+  const vocab = numberOption(args, 'vocab', 151_936, { integer: true, min: 2 });
+  const seconds = numberOption(args, 'seconds', 1, { min: 0.001 });
   const configs: [string, SamplingParams][] = [
     ['greedy', { temperature: 0 }],
     ['temperature 0.7, top-p 0.9', { temperature: 0.7, topP: 0.9, seed: 1 }],
@@ -63,7 +75,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const r of results) {
     process.stdout.write(`${r.logits.padEnd(8)} ${r.config.padEnd(28)} ${r.rowsPerSecond.toFixed(0).padStart(10)} ${r.msPerCall.toFixed(3).padStart(9)}\n`);
   }
-  const json = option(args, 'json');
+  const json = stringOption(args, 'json');
   if (json) await writeJsonAtomic(json, { bench: 'sampling', threads: info.threads, cpuIsa: info.cpuIsa, results });
   return 0;
 }

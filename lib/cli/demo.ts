@@ -9,7 +9,17 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { writeTinyModel } from '../demo/tiny-model.js';
 import { startModelServer } from '../infer/server.js';
-import { numberOption, parseArgs } from './args.js';
+import { numberOption, parseCommand, type CommandSpec } from './command.js';
+import { displayText } from './display.js';
+
+export const demoCommand: CommandSpec = {
+  name: 'demo',
+  summary: 'The whole pipeline on an embedded tiny random model and a synthetic radiograph (no download).',
+  options: {
+    seed: { type: 'string', value: 'S', description: 'seed of the random weights and the sampling (default 1)' },
+    'max-tokens': { type: 'string', value: 'N', description: 'tokens to generate (default 96)' },
+  },
+};
 
 /** A 448×448 grey image with two darker "lung fields" and a brighter "mediastinum". */
 export async function syntheticRadiograph(path: string, size = 448): Promise<void> {
@@ -25,11 +35,14 @@ export async function syntheticRadiograph(path: string, size = 448): Promise<voi
 }
 
 export async function demo(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
+  const v = parseCommand(demoCommand, argv);
+  if (!v) return 0;
+  const seed = numberOption(v, 'seed', 1, { integer: true, min: 0 });
+  const maxNewTokens = numberOption(v, 'max-tokens', 96, { integer: true, min: 1 });
   const dir = mkdtempSync(join(tmpdir(), 'gmai-demo-'));
   try {
     process.stderr.write('writing a tiny random Qwen2.5-VL model and a synthetic radiograph …\n');
-    await writeTinyModel(join(dir, 'model'), { seed: numberOption(args, 'seed', 1) });
+    await writeTinyModel(join(dir, 'model'), { seed });
     const image = join(dir, 'radiograph.png');
     await syntheticRadiograph(image);
     const server = await startModelServer(join(dir, 'model'));
@@ -39,8 +52,8 @@ export async function demo(argv: string[]): Promise<number> {
       process.stdout.write(`Q: ${question}\n${options.map((o, i) => `  ${'ABCD'[i]}. ${o}`).join('\n')}\n\nmodel (untrained, random weights): `);
       const r = await server.askImage({
         image, question, options,
-        generation: { maxNewTokens: numberOption(args, 'max-tokens', 96), temperature: 1, seed: numberOption(args, 'seed', 1) },
-        onToken: (text) => process.stdout.write(text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '·')),
+        generation: { maxNewTokens, temperature: 1, seed },
+        onToken: (text) => process.stdout.write(displayText(text)),
       });
       process.stdout.write(`\n\nparsed: letter=${r.letter ?? '(none)'} format_ok=${r.formatOk}\n`);
       process.stdout.write(`timings: preprocess ${r.timings.preprocessMs.toFixed(0)} ms, first token ${r.timings.firstTokenMs.toFixed(0)} ms, ` +

@@ -6,29 +6,44 @@ import { resolve } from 'node:path';
 import { loadMcqDataset, type McqRecord } from '../eval/dataset.js';
 import { groupBy, summarise, writeReport, type EvalItem, type EvalReport } from '../eval/report.js';
 import { startModelServer, type ModelServer } from '../infer/server.js';
-import { numberOption, option, parseArgs } from './args.js';
+import { numberOption, parseCommand, stringOption, type CommandSpec } from './command.js';
 import { ProgressBar } from './progress.js';
 
-export const evalUsage = 'usage: gmai eval --model DIR --data FILE.jsonl [--limit N] [--samples K] [--out DIR] [--max-tokens N] [--temperature T] [--concurrency C]';
+export const evalCommand: CommandSpec = {
+  name: 'eval',
+  summary: 'Multiple-choice accuracy over a JSONL data set, overall, per modality and per task; writes report.json, report.md and charts (SVG and PNG).',
+  required: ['model', 'data'],
+  options: {
+    model: { type: 'string', value: 'DIR', description: 'model folder' },
+    data: { type: 'string', value: 'FILE.jsonl', description: '{image, question, options, answer, modality?, task?} or conversations records' },
+    limit: { type: 'string', value: 'N', description: 'first N records only' },
+    samples: { type: 'string', value: 'K', description: 'answers sampled per record (default 1)' },
+    out: { type: 'string', value: 'DIR', description: 'report folder (default eval-report)' },
+    'max-tokens': { type: 'string', value: 'N', description: 'longest answer in tokens (default 1024)' },
+    temperature: { type: 'string', value: 'T', description: 'sampling temperature, 0 = greedy (default 0; 0.7 when --samples > 1)' },
+    concurrency: { type: 'string', value: 'C', description: 'records in flight, decoded together (default 4)' },
+  },
+  notes: 'Images smaller than the model\'s minimum side (28 px) are upscaled, with a one-line warning.',
+};
 
 async function evaluateRecord(server: ModelServer, r: McqRecord, samples: number, maxNewTokens: number, temperature: number): Promise<EvalItem> {
   const res = await server.askImage({
     image: r.image, question: r.question, options: r.options,
     generation: { maxNewTokens, temperature: samples > 1 && temperature === 0 ? 0.7 : temperature, numReturnSequences: samples, seed: r.line },
   });
-  return { line: r.line, modality: r.modality, task: r.task, answer: r.answer, predictions: res.samples.map((s) => s.letter), formatOk: res.samples.map((s) => s.formatOk) };
+  return { line: r.line, modality: r.modality, task: r.task, answer: r.answer, options: Object.keys(r.options).length, predictions: res.samples.map((s) => s.letter), formatOk: res.samples.map((s) => s.formatOk) };
 }
 
 export async function evaluate(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
-  const model = option(args, 'model'), data = option(args, 'data');
-  if (!model || !data) { process.stderr.write(`${evalUsage}\n`); return 2; }
-  const limit = option(args, 'limit') !== undefined ? numberOption(args, 'limit', 0) : undefined;
-  const samples = numberOption(args, 'samples', 1);
-  const outDir = resolve(option(args, 'out') ?? 'eval-report');
-  const maxNewTokens = numberOption(args, 'max-tokens', 1024);
-  const temperature = numberOption(args, 'temperature', 0);
-  const concurrency = Math.max(1, numberOption(args, 'concurrency', 4));
+  const v = parseCommand(evalCommand, argv);
+  if (!v) return 0;
+  const model = stringOption(v, 'model')!, data = stringOption(v, 'data')!;
+  const limit = numberOption(v, 'limit', undefined, { integer: true, min: 1 });
+  const samples = numberOption(v, 'samples', 1, { integer: true, min: 1, max: 64 });
+  const outDir = resolve(stringOption(v, 'out') ?? 'eval-report');
+  const maxNewTokens = numberOption(v, 'max-tokens', 1024, { integer: true, min: 1 });
+  const temperature = numberOption(v, 'temperature', 0, { min: 0 });
+  const concurrency = numberOption(v, 'concurrency', 4, { integer: true, min: 1 });
   const { records, problems } = loadMcqDataset(data, { limit });
   for (const p of problems) process.stderr.write(`${data}:${p.line}: skipped: ${p.message}\n`);
   if (!records.length) { process.stderr.write('no usable records\n'); return 1; }
@@ -36,7 +51,9 @@ export async function evaluate(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const items: EvalItem[] = [];
   const skipped = [...problems];
-  const bar = new ProgressBar(records.length, 'eval');
+  // The bar counts every line of the file, so its last count is the final line's items + skipped.
+  const bar = new ProgressBar(records.length + problems.length, 'eval');
+  bar.tick(problems.length);
   try {
     // A few records in flight at once: their decode steps are batched in the worker.
     let next = 0;
@@ -47,7 +64,7 @@ export async function evaluate(argv: string[]): Promise<number> {
           items.push(await evaluateRecord(server, r, samples, maxNewTokens, temperature));
         } catch (e) {
           skipped.push({ line: r.line, message: (e as Error).message });
-          process.stderr.write(`\n${data}:${r.line}: skipped: ${(e as Error).message}\n`);
+          bar.interrupt(`${data}:${r.line}: skipped: ${(e as Error).message}`);
         }
         const acc = summarise('so far', items).accuracy;
         bar.tick(1, `acc ${(100 * acc).toFixed(1)}%`);

@@ -3,6 +3,7 @@ import { runtimeInfo } from '../runtime.js';
 export async function info(): Promise<number> {
   const r = runtimeInfo();
   const lines = [
+    `backend:   ${r.backendReason}`,
     `addon:     ${r.addonPath}`,
     `backends:  ${r.backends.join(', ')}`,
     `cpu:       ${r.cpuIsa}${r.avx512bf16 ? ' (+avx512_bf16)' : ''}`,

@@ -17,10 +17,18 @@ export class ProgressBar {
     this.draw(note);
   }
 
+  /** Completes the bar; on a non-TTY the final line is printed once (not again if the last
+   * tick already printed it). */
   finish(note = ''): void {
     this.done = this.total;
-    this.draw(note, true);
-    if (this.stream.isTTY) this.stream.write('\n');
+    if (this.stream.isTTY) { this.draw(note, true); this.stream.write('\n'); }
+    else if (this.lastDecile !== 10) this.draw(note, true);
+  }
+
+  /** Prints a line of its own (a warning) without breaking the bar. */
+  interrupt(line: string): void {
+    this.stream.write(this.stream.isTTY ? `\r\x1b[K${line}\n` : `${line}\n`);
+    if (this.stream.isTTY) this.draw('', true);
   }
 
   private draw(note: string, force = false): void {

@@ -6,6 +6,8 @@ import { messagesForQuestion, type McQuestion, type PromptTemplate } from '../pr
 import type { Processor } from '../processing/processor.js';
 import type { ImageInput } from '../processing/image-decode.js';
 import { parseAnswer } from './answer.js';
+import { checkTokenizerMatchesModel } from './tokenizer-check.js';
+import type { FinishReason } from './engine.js';
 import { generatorFor, type GenerateOptions, type Generator } from './generate.js';
 
 export interface AskRequest extends McQuestion {
@@ -14,6 +16,8 @@ export interface AskRequest extends McQuestion {
   template?: PromptTemplate;
   generation?: Omit<GenerateOptions, 'signal'>;
   signal?: AbortSignal;
+  /** Upscale images smaller than the model's minimum side (default true; false refuses them). */
+  upscaleSmallImages?: boolean;
   /** Each piece of streamed text of the first sample as it is generated. */
   onToken?: (text: string, tokenId: number) => void;
 }
@@ -23,6 +27,8 @@ export interface AskSample {
   letter: string | null;
   formatOk: boolean;
   tokens: number[];
+  /** 'stop' (end token or stop string) or 'length' (max tokens reached). */
+  finishReason: FinishReason;
 }
 
 export interface AskResult {
@@ -35,13 +41,15 @@ export interface AskResult {
   letter: string | null;
   formatOk: boolean;
   tokens: number[];
+  finishReason: FinishReason;
   timings: { preprocessMs: number; firstTokenMs: number; generateMs: number; totalMs: number; tokensPerSecond: number };
 }
 
 export async function ask(generator: Generator, processor: Processor, req: AskRequest): Promise<AskResult> {
   const t0 = performance.now();
   const messages = messagesForQuestion(req);
-  const inputs = await processor.apply({ messages, addGenerationPrompt: true });
+  // Real small medical images (RT dose grids, secondary captures) are upscaled, with a warning.
+  const inputs = await processor.apply({ messages, addGenerationPrompt: true, upscaleSmallImages: req.upscaleSmallImages ?? true });
   const t1 = performance.now();
   let firstToken = 0;
   const it = generator.generate(inputs, { maxNewTokens: 1024, ...req.generation, signal: req.signal });
@@ -56,13 +64,14 @@ export async function ask(generator: Generator, processor: Processor, req: AskRe
   const parsed = parseAnswer(seq.text, { options: req.options });
   const samples = r.value.map((x) => {
     const p = parseAnswer(x.text, { options: req.options });
-    return { text: x.text, letter: p.letter, formatOk: p.formatOk, tokens: x.tokens };
+    return { text: x.text, letter: p.letter, formatOk: p.formatOk, tokens: x.tokens, finishReason: x.finishReason };
   });
   return {
     samples,
     text: seq.text,
     ...parsed,
     tokens: seq.tokens,
+    finishReason: seq.finishReason,
     timings: {
       preprocessMs: t1 - t0,
       firstTokenMs: (firstToken || t2) - t1,
@@ -77,6 +86,7 @@ export async function ask(generator: Generator, processor: Processor, req: AskRe
  * Asks a multiple-choice question about an image and returns the model's reasoning and
  * answer. Runs in this thread: for services use `startModelServer` (a worker) instead.
  */
-export function askImage(model: Model, processor: Processor, req: AskRequest): Promise<AskResult> {
+export async function askImage(model: Model, processor: Processor, req: AskRequest): Promise<AskResult> {
+  checkTokenizerMatchesModel(model, processor);
   return ask(generatorFor(model, processor.tokenizer), processor, req);
 }

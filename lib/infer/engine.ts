@@ -57,6 +57,8 @@ export interface GenerateRequest<Prompt> {
   sampling?: SamplingParams;
   /** G samples sharing one prefill. */
   numReturnSequences?: number;
+  /** Also report the k most likely tokens at each step (raw log-probs; OpenAI's top_logprobs). */
+  topLogprobs?: number;
   signal?: AbortSignal;
 }
 
@@ -70,6 +72,10 @@ export interface GenerationEvent {
   logprob: number;
   /** Newly shown text (may be empty while a UTF-8 character or stop string is incomplete). */
   text: string;
+  /** The `topLogprobs` most likely tokens of this step, most likely first (when requested). */
+  topLogprobs?: { tokenId: number; logprob: number }[];
+  /** Set on the sequence's last event. */
+  finishReason?: FinishReason;
 }
 
 export interface GeneratedSequence {
@@ -196,6 +202,10 @@ export class GenerationEngine<Prompt> {
     seqs.forEach((s, row) => {
       for (const id of s.request.req.suppressTokenIds ?? []) if (id >= 0 && id < v) logits[row * v + id] = -Infinity;
     });
+    const tops = seqs.map((s, row) => {
+      const k = s.request.req.topLogprobs ?? 0;
+      return k > 0 ? topLogprobs(logits.subarray(row * v, (row + 1) * v), k) : undefined;
+    });
     const params = seqs.map((s) => s.request.req.sampling ?? {});
     const { tokens, logprobs } = this.sampler(
       logits, seqs.length, params,
@@ -222,7 +232,10 @@ export class GenerationEngine<Prompt> {
         }
       }
       s.text += shown;
-      s.request.emit({ index: s.index, tokenId: id, logprob: logprobs[i], text: shown });
+      const event: GenerationEvent = { index: s.index, tokenId: id, logprob: logprobs[i], text: shown };
+      if (tops[i]) event.topLogprobs = tops[i];
+      if (s.finish) event.finishReason = s.finish;
+      s.request.emit(event);
     });
   }
 
@@ -247,4 +260,25 @@ export class GenerationEngine<Prompt> {
       tokens: s.tokens, logprobs: s.logprobs, text: s.text, finishReason: s.finish ?? 'length',
     })));
   }
+}
+
+/** The k largest entries of log_softmax(row), largest first (ties: lower id first). */
+export function topLogprobs(row: Float32Array, k: number): { tokenId: number; logprob: number }[] {
+  let max = -Infinity;
+  for (const x of row) if (x > max) max = x;
+  let sum = 0;
+  for (const x of row) sum += Math.exp(x - max);
+  const logZ = max + Math.log(sum);
+  // Keep a small sorted list: O(V·k), and k is at most 20.
+  const best: { tokenId: number; logprob: number }[] = [];
+  for (let id = 0; id < row.length; id++) {
+    const x = row[id];
+    if (best.length === k && x <= best[k - 1].logprob) continue;
+    let at = best.length;
+    while (at > 0 && best[at - 1].logprob < x) at--;
+    best.splice(at, 0, { tokenId: id, logprob: x });
+    if (best.length > k) best.pop();
+  }
+  for (const b of best) b.logprob -= logZ;
+  return best;
 }

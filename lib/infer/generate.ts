@@ -21,6 +21,8 @@ export interface GenerateOptions extends SamplingParams {
   stopTokenIds?: number[];
   stopStrings?: string[];
   numReturnSequences?: number;
+  /** Report the k most likely tokens at each step with their raw log-probs (0–20). */
+  topLogprobs?: number;
   signal?: AbortSignal;
 }
 
@@ -89,6 +91,7 @@ export function createGenerator(model: Model, tokenizer: TokenizerLike): Generat
         stopStrings: options.stopStrings,
         suppressTokenIds: placeholders,
         numReturnSequences: options.numReturnSequences,
+        topLogprobs: options.topLogprobs,
         signal: options.signal,
         sampling: options,
       }, emit));

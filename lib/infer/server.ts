@@ -10,6 +10,29 @@ import { WorkerClient } from './worker-rpc.js';
 
 export type ServerOptions = Omit<ModelWorkerData, 'modelDir'>;
 
+export interface CompleteOptions extends Omit<GenerateOptions, 'signal'> {
+  /** Add each token's text and bytes to the events (for OpenAI-style logprobs). */
+  tokenTexts?: boolean;
+  /** Upscale images smaller than the model's minimum instead of refusing them. */
+  upscaleSmallImages?: boolean;
+}
+
+export interface TokenText {
+  token: string;
+  bytes: number[];
+}
+
+/** A streamed token; `token`/`bytes` (and those of `topLogprobs`) when `tokenTexts` was asked. */
+export type CompletionEvent = Omit<GenerationEvent, 'topLogprobs'> & Partial<TokenText> & {
+  topLogprobs?: ({ tokenId: number; logprob: number } & Partial<TokenText>)[];
+};
+
+export interface CompleteResult {
+  sequences: GeneratedSequence[];
+  /** Prompt length in tokens, image placeholders included. */
+  promptTokens: number;
+}
+
 export class ModelServer {
   private constructor(private readonly client: WorkerClient) {}
 
@@ -43,6 +66,13 @@ export class ModelServer {
   chat(messages: ChatMessage[], opts: GenerateOptions = {}): AsyncGenerator<GenerationEvent, GeneratedSequence[]> {
     const { signal, ...rest } = opts;
     return this.client.stream<GenerationEvent, GeneratedSequence[]>('chat', [messages, rest], { signal });
+  }
+
+  /** Chat completion for a server: token events (with texts on request), then the sequences
+   * and the prompt's length. */
+  complete(messages: ChatMessage[], opts: CompleteOptions & { signal?: AbortSignal } = {}): AsyncGenerator<CompletionEvent, CompleteResult> {
+    const { signal, ...rest } = opts;
+    return this.client.stream<CompletionEvent, CompleteResult>('complete', [messages, rest], { signal });
   }
 
   close(): Promise<void> {

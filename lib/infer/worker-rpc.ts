@@ -2,6 +2,7 @@
 // The model lives in a worker so that generation never blocks the host's event loop; this
 // file is the transport only: it knows nothing about models.
 import { MessagePort, Worker, isMainThread, parentPort, type TransferListItem } from 'node:worker_threads';
+import { types } from 'node:util';
 import { pushIterator } from './push-iterator.js';
 
 type Request = { id: number; method: string; args: unknown[] } | { id: number; abort: true };
@@ -61,7 +62,9 @@ export class WorkerClient {
   constructor(url: URL, workerData?: unknown) {
     this.worker = new Worker(url, { workerData });
     this.worker.on('message', (m: Reply) => this.onReply(m));
-    this.worker.on('error', (e) => this.failAll(e));
+    // An error thrown while the worker starts (e.g. a model that does not load) may arrive as a
+    // non-native Error (structured clone): callers get a real Error with its message.
+    this.worker.on('error', (e) => this.failAll(types.isNativeError(e) ? e : Object.assign(new Error((e as Error)?.message ?? String(e)), { stack: (e as Error)?.stack })));
     this.worker.on('exit', (code) => this.failAll(new Error(`model worker exited (code ${code})`)));
   }
 
@@ -97,7 +100,8 @@ export class WorkerClient {
       this.pending.set(id, {
         onChunk,
         resolve: (v) => { signal?.removeEventListener('abort', onAbort); resolve(v as T); },
-        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
+        // An aborted call rejects with the caller's reason, not the worker's generic one.
+        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(signal?.aborted ? signal.reason ?? e : e); },
       });
       this.worker.ref();
       this.worker.postMessage({ id, method, args } satisfies Request, transfer);

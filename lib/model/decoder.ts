@@ -5,6 +5,7 @@ import { attention, replaceRows, rope } from '../ops/attention.js';
 import { embedding, linearToArray, rmsnorm, swiglu } from '../ops/basic.js';
 import { reshape } from '../ops/shape.js';
 import { native } from '../native.js';
+import { recordingTape } from '../tape.js';
 import { Tensor, TensorScope, disposeAll, type Device } from '../tensor.js';
 import type { TextConfig } from './config.js';
 import type { KvCache } from './kv-cache.js';
@@ -143,6 +144,8 @@ function segmentAttention(q3: F32, out: F32, segments: readonly Segment[], i: nu
  */
 export interface LayerPlan {
   buffers?: DecodeBuffers;
+  /** Training: keep only each layer's input and recompute the layer during backward. */
+  checkpointLayers?: boolean;
   /** Attention of rotated q [n, Hq, D] over rotated k and v [n, Hkv, D] of layer `i`. */
   attend(q: F32, k: F32, v: F32, i: number, out?: F32): F32;
 }
@@ -163,8 +166,16 @@ export function cachePlan(buffers: DecodeBuffers, segments: readonly Segment[]):
  * The training plan: causal attention within each packed sequence (`cuSeqlens`: row boundaries
  * of the sequences packed into the batch), no cache.
  */
-export function packedPlan(cuSeqlens: Int32Array): LayerPlan {
-  return { attend: (q, k, v) => attention(q, k, v, { causal: true, cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens }) };
+export function packedPlan(cuSeqlens: Int32Array, opts: { checkpointLayers?: boolean } = {}): LayerPlan {
+  return {
+    attend: (q, k, v) => attention(q, k, v, { causal: true, cuSeqlensQ: cuSeqlens, cuSeqlensK: cuSeqlens }),
+    checkpointLayers: opts.checkpointLayers,
+  };
+}
+
+/** A decoder layer's tensors (what activation checkpointing lists as the layer's parameters). */
+function layerTensors(w: DecoderLayerWeights): Tensor[] {
+  return [w.inputNorm, w.postNorm, ...[w.q, w.k, w.v, w.o, w.gate, w.up, w.down].flatMap((l) => (l.bias ? [l.weight, l.bias] : [l.weight]))];
 }
 
 /** One Qwen2 decoder layer over the residual stream x [n, hidden]; returns the new stream (x itself in place). */
@@ -239,8 +250,11 @@ export function runLayers(w: TextWeights, cfg: TextConfig, x: F32, positionIds: 
   opts.trace?.('text.inputs_embeds', x);
   let h = x;
   try {
+    const tape = plan.checkpointLayers ? recordingTape() : undefined;
     w.layers.forEach((lw, i) => {
-      const next = decoderLayer(h, lw, cfg, cos, sin, i, plan);
+      const next = tape
+        ? tape.checkpoint((x0, c, s) => decoderLayer(x0 as F32, lw, cfg, c as F32, s as F32, i, plan), [h, cos, sin], layerTensors(lw))
+        : decoderLayer(h, lw, cfg, cos, sin, i, plan);
       if (h !== x && next !== h) h.dispose();
       h = next;
       opts.trace?.(`text.layer_out.${i}`, h);

@@ -46,7 +46,7 @@ export interface ForwardResult {
   hiddenStates?: Float32Array[];
   /** Vision tower output [image tokens, hidden] in prompt order, when there are images. */
   imageEmbeds?: Float32Array;
-  /** [3, seq]: rows t, h, w. */
+  /** Shape `[3, seq]`: rows t, h, w. */
   positionIds: Int32Array;
   ropeDeltas: number;
 }

@@ -24,8 +24,12 @@ export type ImageInput = string | Buffer | Uint8Array | DicomImageInput | RgbIma
 const isDicomPath = (p: string) => /\.(dcm|dicom)$/i.test(p);
 const isDicomBuffer = (b: Uint8Array) => b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d; // "DICM"
 
-function describe(input: ImageInput): string {
-  return typeof input === 'string' ? input : input instanceof Uint8Array ? `image buffer (${input.length} bytes)` : 'image';
+/** How errors name an image: its path, else what it is. */
+export function describeImage(input: ImageInput): string {
+  if (typeof input === 'string') return input;
+  if (input instanceof Uint8Array) return `image buffer (${input.length} bytes)`;
+  if (input && typeof input === 'object' && 'dicom' in input) return typeof input.dicom === 'string' ? input.dicom : `DICOM buffer (${input.dicom.length} bytes)`;
+  return 'image';
 }
 
 /** Decodes any supported input into 8-bit RGB. Errors name the file. */
@@ -46,7 +50,7 @@ export async function decodeImage(input: ImageInput): Promise<RgbImage> {
   try {
     return await decodeWithSharp(input);
   } catch (e) {
-    throw new Error(`cannot decode ${describe(input)}: ${(e as Error).message}`);
+    throw new Error(`cannot decode ${describeImage(input)}: ${(e as Error).message}`);
   }
 }
 

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resizeBicubic } from '../ops/image.js';
-import { decodeImage, type ImageInput, type RgbImage } from './image-decode.js';
+import { decodeImage, describeImage, type ImageInput, type RgbImage } from './image-decode.js';
 import type { ImageOptions } from './processor.js';
 
 export type { ImageInput, RgbImage } from './image-decode.js';
@@ -22,6 +22,7 @@ export interface ResolvedImageOptions {
   imageMean: number[];
   imageStd: number[];
   rescaleFactor: number;
+  upscaleSmallImages: boolean;
 }
 
 export const DEFAULT_IMAGE_OPTIONS: ResolvedImageOptions = {
@@ -33,6 +34,7 @@ export const DEFAULT_IMAGE_OPTIONS: ResolvedImageOptions = {
   imageMean: CLIP_MEAN,
   imageStd: CLIP_STD,
   rescaleFactor: 1 / 255,
+  upscaleSmallImages: false,
 };
 
 /** Python's round(): halves go to the even neighbour. */
@@ -103,9 +105,28 @@ export async function loadImageProcessorConfig(dir: string): Promise<ImageOption
   };
 }
 
-/** Resizes an RGB image as the processor would (the uint8 stage before normalisation). */
-export function resizeForModel(img: RgbImage, o: ResolvedImageOptions): RgbImage {
-  const [h, w] = smartResize(img.height, img.width, o.patchSize * o.mergeSize, o.minPixels, o.maxPixels);
+/**
+ * Resizes an RGB image as the processor would (the uint8 stage before normalisation). An image
+ * with a side below patch·merge is refused as transformers refuses it (the error names it and
+ * the minimum), unless `upscaleSmallImages`: then its short side is first scaled up to the
+ * minimum (aspect ratio kept) and one bicubic resize goes straight to the final grid size.
+ */
+export function resizeForModel(img: RgbImage, o: ResolvedImageOptions, name = 'image'): RgbImage {
+  const factor = o.patchSize * o.mergeSize;
+  let { height, width } = img;
+  if (height < factor || width < factor) {
+    if (!o.upscaleSmallImages) {
+      throw new RangeError(`${name}: height:${height} or width:${width} must be larger than factor:${factor} ` +
+        `(each side must be at least ${factor} pixels, patch ${o.patchSize} × merge ${o.mergeSize}); ` +
+        'askImage and gmai infer/eval/serve upscale such images, or pass upscaleSmallImages: true');
+    }
+    const scale = factor / Math.min(height, width);
+    height = Math.max(factor, Math.round(height * scale));
+    width = Math.max(factor, Math.round(width * scale));
+    // One line on stderr (also from the model worker, whose stderr is the process's).
+    process.stderr.write(`gmai: ${name} is ${img.width}×${img.height} pixels, below the model's minimum side of ${factor}: upscaled to ${width}×${height}\n`);
+  }
+  const [h, w] = smartResize(height, width, factor, o.minPixels, o.maxPixels);
   return { width: w, height: h, data: resizeBicubic(img.data, img.height, img.width, 3, h, w) };
 }
 
@@ -142,5 +163,5 @@ export function patchify(img: RgbImage, o: ResolvedImageOptions): { pixelValues:
 export async function preprocessImage(input: ImageInput, options: ImageOptions = {}): Promise<{ pixelValues: Float32Array; gridThw: [number, number, number] }> {
   const o = resolveImageOptions(options);
   const img = await decodeImage(input);
-  return patchify(resizeForModel(img, o), o);
+  return patchify(resizeForModel(img, o, describeImage(input)), o);
 }

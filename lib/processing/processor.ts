@@ -12,6 +12,9 @@ export interface ImageOptions {
   temporalPatchSize?: number;
   imageMean?: number[];
   imageStd?: number[];
+  /** Scale images with a side below patch·merge up to it (with a one-line warning) instead of
+   * refusing them as transformers does. */
+  upscaleSmallImages?: boolean;
 }
 
 export type ImagePreprocessor = (image: unknown, options: ImageOptions) => Promise<{ pixelValues: Float32Array; gridThw: [number, number, number] }>;
@@ -44,6 +47,8 @@ export class Processor {
     readonly chatTemplate: ChatTemplate,
     readonly imageOptions: ImageOptions,
     private readonly preprocess: ImagePreprocessor = defaultImagePreprocessor,
+    /** The folder it was loaded from (errors name it). */
+    readonly dir?: string,
   ) {
     this.imagePadId = tokenizer.requireId('<|image_pad|>');
     this.visionStartId = tokenizer.requireId('<|vision_start|>');
@@ -55,14 +60,15 @@ export class Processor {
   }
 
   /** Renders, tokenizes and preprocesses; images in message order. */
-  async apply(req: { messages: ChatMessage[]; addGenerationPrompt?: boolean }): Promise<ProcessorInputs> {
+  async apply(req: { messages: ChatMessage[]; addGenerationPrompt?: boolean; upscaleSmallImages?: boolean }): Promise<ProcessorInputs> {
+    const imageOptions = req.upscaleSmallImages === undefined ? this.imageOptions : { ...this.imageOptions, upscaleSmallImages: req.upscaleSmallImages };
     const text = this.chatTemplate.render(req.messages, { addGenerationPrompt: req.addGenerationPrompt ?? true });
     const images = req.messages.flatMap((m) => (typeof m.content === 'string' ? [] : m.content.filter((p) => p.type === 'image')))
       .map((p) => (p as { image: unknown }).image);
     const processed = [];
     for (const [i, img] of images.entries()) {
       try {
-        processed.push(await this.preprocess(img, this.imageOptions));
+        processed.push(await this.preprocess(img, imageOptions));
       } catch (e) {
         throw new Error(`image ${i + 1}: ${(e as Error).message}`);
       }
@@ -109,5 +115,5 @@ export async function loadProcessor(dir: string, overrides: ProcessorOverrides =
     const m = await import('./image.js');
     fileOptions = await m.loadImageProcessorConfig(dir);
   }
-  return new Processor(tokenizer, new ChatTemplate(found.template, found.source), { ...fileOptions, ...imageOverrides }, imagePreprocessor);
+  return new Processor(tokenizer, new ChatTemplate(found.template, found.source), { ...fileOptions, ...imageOverrides }, imagePreprocessor, dir);
 }

@@ -188,7 +188,7 @@ export async function saveCheckpoint(dir: string, opts: SaveCheckpointOptions): 
     throw new TypeError("saveCheckpoint: 'adapter' must be { tensors: Map of name → Tensor, config: object }");
   }
   if (typeof like !== 'string' || !isDirectory(like)) throw new Error(`saveCheckpoint: 'like' must be the model folder training started from, got ${String(like)}`);
-  if (resolve(like) === target) throw new Error(`saveCheckpoint: 'like' (${like}) cannot be the folder being replaced`);
+  // `like` may be `dir` itself (resuming from it): everything is read from it before the swap.
   const trainerText = trainerJson(opts.trainer);
   const layout = weights ? readLayout(like) : undefined;
   if (layout) checkWeights(layout, weights!, like);

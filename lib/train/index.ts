@@ -2,7 +2,9 @@
 // the promise resolves when it finishes, `onStep` receives every step's metrics, `signal`
 // stops it between steps (the last checkpoint stays as it was).
 import { WorkerClient } from '../infer/worker-rpc.js';
-import type { SftConfig, SftResult, SftStepMetrics, TrainCallbacks } from './sft-loop.js';
+import type { GrpoConfig, GrpoResult, GrpoStepMetrics } from './grpo-loop.js';
+import type { TrainCallbacks } from './loop.js';
+import type { SftConfig, SftResult, SftStepMetrics } from './sft-loop.js';
 import type { TrainEvent } from './train-worker.js';
 
 async function inWorker<M, R>(method: string, args: unknown[], cb: TrainCallbacks<M>): Promise<R> {
@@ -26,4 +28,16 @@ export function trainSft(config: SftConfig, cb: TrainCallbacks<SftStepMetrics> &
   return inWorker('sft', [config, cb.resume ?? false], cb);
 }
 
-export type { SftConfig, SftResult, SftStepMetrics, TrainCallbacks } from './sft-loop.js';
+/**
+ * GRPO (see GrpoConfig) in a worker. Custom reward functions cannot cross the thread boundary:
+ * pass them to runGrpo (same thread) instead.
+ */
+export function trainGrpo(config: GrpoConfig, cb: TrainCallbacks<GrpoStepMetrics> & { resume?: boolean } = {}): Promise<GrpoResult> {
+  return inWorker('grpo', [config, cb.resume ?? false], cb);
+}
+
+export { readSftConfig, runSft } from './sft-loop.js';
+export { readGrpoConfig, runGrpo } from './grpo-loop.js';
+export type { SftConfig, SftResult, SftStepMetrics } from './sft-loop.js';
+export type { GrpoConfig, GrpoResult, GrpoStepMetrics, GrpoRunOptions } from './grpo-loop.js';
+export type { TrainCallbacks } from './loop.js';

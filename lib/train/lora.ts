@@ -17,7 +17,7 @@ import { mul } from '../ops/basic.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, mergeAdapterModules, peftTensorName } from '../model/adapter.js';
 import { loadModel, type Model } from '../model/model.js';
 import type { F32, Linear, ModelWeights, ParamSlice } from '../model/weights.js';
-import { createRng, deriveSeed } from '../data/synthetic/prng.js';
+import { createRng, deriveSeed } from '../random.js';
 import { Tensor, disposeAll } from '../tensor.js';
 import { saveCheckpoint, withCpuCopies } from './checkpoint.js';
 import type { ParamSource } from './params.js';

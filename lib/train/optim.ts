@@ -177,12 +177,13 @@ export class AdamW implements Disposable {
     return [...this.#slots.keys()];
   }
 
-  /** Steps taken (by the parameters that took the most) and steps skipped by the guard. */
+  /** Steps taken (by the parameters that took the most). */
   get stepCount(): number {
     let n = 0;
     for (const s of this.#slots.values()) n = Math.max(n, s.steps);
     return n;
   }
+  /** Steps skipped by the non-finite guard. */
   get skippedSteps(): number {
     return this.#skippedSteps;
   }
@@ -196,6 +197,7 @@ export class AdamW implements Disposable {
     if (!(grads instanceof Map)) throw new TypeError('AdamW.step: grads must be a Map of parameter name → gradient');
     const lr = checkNumber(opts?.lr, 'lr', (x) => x >= 0, 'a finite number >= 0');
     const gradScale = checkNumber(opts.gradScale ?? 1, 'gradScale', () => true, 'a finite number');
+    if (opts.loss !== undefined && typeof opts.loss !== 'number') throw new TypeError(`AdamW.step: 'loss' must be a number, got ${typeof opts.loss}`);
     for (const name of grads.keys()) {
       if (!this.#slots.has(name)) throw new Error(`AdamW.step: a gradient is given for '${name}', which is not a parameter of this optimizer`);
     }
@@ -230,10 +232,13 @@ export class AdamW implements Disposable {
 
   #gradTensor(slot: Slot, g: F32 | Float32Array, wrapped: F32[]): F32 {
     const { master, name } = slot.param;
+    if (!(g instanceof Float32Array) && !(g instanceof Tensor && g.dtype === 'float32')) {
+      throw new TypeError(`AdamW.step: the gradient of '${name}' must be a float32 tensor or a Float32Array`);
+    }
     const size = g instanceof Float32Array ? g.length : g.size;
     if (size !== master.size) throw new RangeError(`AdamW.step: the gradient of '${name}' has ${size} elements, the parameter ${master.size}`);
-    if (!(g instanceof Float32Array)) {
-      if (!(g instanceof Tensor) || g.dtype !== 'float32') throw new TypeError(`AdamW.step: the gradient of '${name}' must be a float32 tensor or a Float32Array`);
+    if (g instanceof Tensor) {
+      if (g.device !== master.device) throw new RangeError(`AdamW.step: the gradient of '${name}' is on ${g.device}, the parameter on ${master.device}`);
       return g;
     }
     const t = Tensor.from<'float32'>(g, [size], { copy: false, device: master.device });

@@ -1,7 +1,9 @@
 // Rule-based rewards for multiple-choice <think>…</think><answer>…</answer> completions, each an
 // exact port of one function of a public R1-style VLM RL code base (quirks included: these are
-// what those trainings optimised). test/fixtures/rewards/cases.json holds the reference values;
-// docs/answer-parsing.md explains each function and the defaults.
+// what those trainings optimised), and the two the package trains with, `accuracy` and `format`,
+// each one of those ports (chosen and justified in docs/answer-parsing.md).
+// test/fixtures/rewards/cases.json holds the reference values. Weighted combinations with user
+// reward functions: ./reward-functions.ts.
 //
 // Ports use Python string semantics (lib/text/python.ts): Python's whitespace for \s and
 // strip(), `.` that stops only at '\n', Unicode \w, and code-point positions.

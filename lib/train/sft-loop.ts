@@ -3,16 +3,16 @@
 // AdamW with clipping, a learning-rate schedule and a non-finite guard → metrics JSONL, a
 // loss curve and atomic checkpoints that resume bit-exactly. Runs in the calling thread;
 // trainSft() (train-worker.ts) runs it in a worker so the caller's event loop stays free.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadMcqDataset } from '../eval/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, type Model } from '../model/model.js';
 import { loadProcessor } from '../processing/processor.js';
-import { createRng, deriveSeed } from '../data/synthetic/prng.js';
 import { ConfigError, readConfigFile, validate, type Schema } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { AdamW } from './optim.js';
+import { betweenSteps, DataOrder, latestCheckpoint, MetricsLog, type LoopState, type TrainCallbacks } from './loop.js';
 import { GradBuffers, trainablePredicate } from './params.js';
 import { lineChartSvg } from './plots.js';
 import { learningRateSchedule } from './schedule.js';
@@ -43,6 +43,8 @@ export interface SftConfig {
   /** Save a checkpoint every this many steps (and at the end). */
   saveEvery?: number;
   trainable: 'default' | 'all';
+  /** Keep only each decoder layer's input during the forward and recompute the layer in backward (less memory, ~1/3 more compute). */
+  activationCheckpointing: boolean;
   /** Weights in memory while training (compute is float32 either way). */
   dtype?: 'float32' | 'bfloat16';
   /** Stop after this many records have been prepared (quick runs). */
@@ -70,6 +72,7 @@ export const SFT_SCHEMA: Schema = {
   seed: { type: 'number', integer: true, min: 0, default: 0 },
   saveEvery: { type: 'number', integer: true, min: 1 },
   trainable: { type: 'enum', values: ['default', 'all'], default: 'default' },
+  activationCheckpointing: { type: 'boolean', default: false },
   dtype: { type: 'enum', values: ['float32', 'bfloat16'] },
   limit: { type: 'number', integer: true, min: 1 },
   lora: {
@@ -102,34 +105,6 @@ export interface SftStepMetrics {
   /** Set when the non-finite guard skipped the step. */
   skipped?: string;
   epoch: number;
-}
-
-export interface TrainCallbacks<M> {
-  onStep?: (m: M) => void;
-  /** One-line notices (bad records, resume, checkpoints). */
-  onLog?: (line: string) => void;
-  signal?: AbortSignal;
-}
-
-/** What a checkpoint records about the loop (beside weights and optimiser state). */
-export interface LoopState {
-  step: number;
-  /** Examples consumed so far (the data position). */
-  consumed: number;
-  seed: number;
-  config: unknown;
-}
-
-/** The example order of an epoch: a permutation fixed by (seed, epoch), so resuming needs only the position. */
-function epochOrder(n: number, seed: number, epoch: number): number[] {
-  return createRng(deriveSeed('sft-order', seed, epoch)).shuffle(Array.from({ length: n }, (_, i) => i));
-}
-
-export function latestCheckpoint(output: string): string | undefined {
-  if (!existsSync(output)) return undefined;
-  // (checkpoint-N.previous: a save was killed between its two renames; loadCheckpoint finds it.)
-  const steps = readdirSync(output).map((d) => /^checkpoint-(\d+)(\.previous)?$/.exec(d)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
-  return steps.length ? join(output, `checkpoint-${Math.max(...steps)}`) : undefined;
 }
 
 export interface SftResult {
@@ -171,29 +146,23 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
       log(`resumed from ${ckpt.dir} at step ${trainer.step}`);
     }
     const schedule = learningRateSchedule({ kind: config.schedule, lr: config.learningRate, warmupSteps: config.warmupSteps, totalSteps });
-    const metricsFile = join(config.output, 'metrics.jsonl');
-    const history = readHistory(metricsFile, trainer.step);
-    await writeFileAtomic(metricsFile, history.map((m) => JSON.stringify(m) + '\n').join(''));
+    const metrics = new MetricsLog<SftStepMetrics>(join(config.output, 'metrics.jsonl'));
+    await metrics.open(trainer.step);
+    const history = metrics.history;
     using grads = new GradBuffers(lora ?? model.weights);
     let checkpoint = resumeFrom ?? '';
-    let order = { epoch: -1, perm: [] as number[] };
+    const order = new DataOrder(examples.length, config.seed, 'sft-order');
     while (trainer.step < totalSteps) {
-      await new Promise((r) => setImmediate(r));  // lets an abort (a message to this worker) in between steps
-      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('training aborted');
+      await betweenSteps(opts.signal);
       const t0 = performance.now();
       const batch: PreparedExample[] = [];
-      for (let k = 0; k < config.batchSize; k++) {
-        const epoch = Math.floor(trainer.consumed / examples.length);
-        if (order.epoch !== epoch) order = { epoch, perm: epochOrder(examples.length, config.seed, epoch) };
-        batch.push(examples[order.perm[trainer.consumed % examples.length]]);
-        trainer.consumed++;
-      }
+      for (let k = 0; k < config.batchSize; k++) batch.push(examples[order.at(trainer.consumed++)]);
       const completionTokens = batch.reduce((s, e) => s + e.completionIds.length, 0);
       let lossSum = 0, tokens = 0;
       let microBatch = 0;
       for (const mb of microBatches(batch, config.maxTokens)) {
         if (lora) lora.dropoutKey = { step: trainer.step, microBatch: microBatch++ };
-        const r = sftBackward(model, mb, grads, { isTrainable, lossScale: 1 / completionTokens, params: lora });
+        const r = sftBackward(model, mb, grads, { isTrainable, lossScale: 1 / completionTokens, checkpointLayers: config.activationCheckpointing, params: lora });
         lossSum += r.lossSum;
         tokens += mb.reduce((s, e) => s + e.tokens, 0);
       }
@@ -208,8 +177,7 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
         ...(res.skipped ? { skipped: res.reason } : {}),
       };
       if (res.skipped) log(`step ${m.step}: skipped (${res.reason}); weights unchanged`);
-      history.push(m);
-      appendFileSync(metricsFile, JSON.stringify(m) + '\n');
+      metrics.append(m);
       opts.onStep?.(m);
       const last = trainer.step === totalSteps;
       if (last || (config.saveEvery && trainer.step % config.saveEvery === 0)) {
@@ -235,17 +203,4 @@ function checkedLora(attach: () => LoraAdapters): LoraAdapters {
   } catch (e) {
     throw new ConfigError(`SFT config: ${(e as Error).message.replace(/^lora: '/, "'lora.")}`);
   }
-}
-
-/** Metrics lines of steps ≤ `upTo` (a resumed run rewrites what came after its checkpoint). */
-function readHistory(file: string, upTo: number): SftStepMetrics[] {
-  if (!existsSync(file) || upTo === 0) return [];
-  const parse = (l: string): SftStepMetrics[] => {
-    try {
-      return [JSON.parse(l) as SftStepMetrics];
-    } catch {
-      return [];  // a line cut short by a crash (it came after the checkpoint anyway)
-    }
-  };
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).flatMap(parse).filter((m) => m.step <= upTo);
 }

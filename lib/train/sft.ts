@@ -1,37 +1,40 @@
-// Supervised fine-tuning's loss and gradients: token cross-entropy on the completion (assistant)
-// tokens only, from the final hidden states and lm_head through the fused, chunked tokenLogprobs
-// kernel (the [tokens × vocabulary] logits are never materialised), backpropagated through the
-// whole model by the tape.
+// The forward every training loss starts from: the log-probabilities of given completion tokens
+// after their prompts, for a packed batch, from the final hidden states and lm_head through the
+// fused, chunked tokenLogprobs kernel (the [tokens × vocabulary] logits are never materialised).
+// Under a tape it records, so a loss on those log-probs backpropagates through the whole model.
+// SFT's loss and gradients (token cross-entropy on the completion tokens only) sit here too.
 import { checkInputs, checkTokenIds, type ModelInputs } from '../model/inputs.js';
 import type { Model } from '../model/model.js';
 import { packedPlan, runLayers } from '../model/decoder.js';
 import { embedPacked } from '../model/packing.js';
 import { gatherRows } from '../ops/attention.js';
 import { tokenLogprobs } from '../ops/loss.js';
-import { Tape } from '../tape.js';
-import { Tensor } from '../tensor.js';
+import { Tape, noGrad } from '../tape.js';
+import { Tensor, disposeAll } from '../tensor.js';
 import type { LoraAdapters } from './lora.js';
 import { GradBuffers, trainablePredicate, trainableTensors, type ParamSource, type Trainable } from './params.js';
+
+type F32 = Tensor<'float32'>;
 
 export interface SftExample extends ModelInputs {
   /** The prompt (`inputIds`) is followed by these tokens; the loss is on them alone. */
   completionIds: Int32Array | readonly number[];
 }
 
-export interface SftBackwardResult {
-  /** Sum of −log p over the completion tokens of the batch. */
-  lossSum: number;
-  /** Number of completion tokens in the batch. */
-  tokens: number;
+export interface CompletionLogprobs extends Disposable {
+  /** log p of every completion token at temperature τ, example after example [Σ lengths]. */
+  logp: F32;
+  /** Entropy of each of those predictions (when asked). */
+  entropy?: F32;
+  /** Completion tokens per example. */
+  lengths: number[];
 }
 
 /**
- * Forward and backward of one packed batch: adds ∂(lossScale · Σ −log p)/∂θ into `grads` for
- * every parameter `isTrainable` accepts. `lossScale` = 1 / (completion tokens of the whole
- * optimiser step) gives the token-mean loss over gradient-accumulation micro-batches.
+ * log p(completion tokens | prompt) of a packed batch at temperature τ. With `tape` the forward
+ * records on it (run inside tape.run); without, it runs with no recording.
  */
-export function sftBackward(model: Model, batch: readonly SftExample[], grads: GradBuffers,
-  opts: { isTrainable: (name: string) => boolean; lossScale: number; params?: ParamSource }): SftBackwardResult {
+export function completionLogprobs(model: Model, batch: readonly SftExample[], opts: { temperature?: number; entropy?: boolean; tape?: Tape; checkpointLayers?: boolean } = {}): CompletionLogprobs {
   const w = model.weights, cfg = model.config;
   const vocab = cfg.text.vocabSize;
   const completions = batch.map((e, i) => checkTokenIds(e.completionIds, vocab, `batch[${i}].completionIds`));
@@ -52,30 +55,55 @@ export function sftBackward(model: Model, batch: readonly SftExample[], grads: G
     });
     start += c.ids.length;
   });
-
-  // `params`: what trains when it is not the model's own weights (LoRA adapters).
-  using tape = new Tape().watch(...trainableTensors(opts.params ?? w, opts.isTrainable));
-  let logp: Tensor<'float32'> | undefined;
+  const forward = () => {
+    const packed = embedPacked(w, cfg, checked.map((c) => c.checked));
+    using x = packed.x;
+    using hidden = runLayers(w.text, cfg.text, x, packed.positionIds, packedPlan(packed.cuSeqlens, { checkpointLayers: opts.checkpointLayers }));
+    using picked = gatherRows(hidden, Int32Array.from(rows));
+    using targetIds = Tensor.from<'int32'>(Int32Array.from(targets), [targets.length], { device: w.device });
+    const r = tokenLogprobs(picked, w.text.lmHead, targetIds, { temperature: opts.temperature, entropy: opts.entropy });
+    r.lse.dispose();  // (a tape keeps its own reference)
+    return { logp: r.logp, entropy: r.entropy };
+  };
   try {
-    logp = tape.run(() => {
-      const packed = embedPacked(w, cfg, checked.map((c) => c.checked));
-      using x = packed.x;
-      using hidden = runLayers(w.text, cfg.text, x, packed.positionIds, packedPlan(packed.cuSeqlens));
-      using picked = gatherRows(hidden, Int32Array.from(rows));
-      using targetIds = Tensor.from<'int32'>(Int32Array.from(targets), [targets.length], { device: w.device });
-      const r = tokenLogprobs(picked, w.text.lmHead, targetIds);
-      r.lse.dispose();  // (the tape keeps its own reference)
-      return r.logp;
-    });
-    let lossSum = 0;
-    for (const lp of logp.toArray()) lossSum -= lp;
-    const seed = Tensor.full([targets.length], -opts.lossScale, { device: w.device });
-    tape.backward(logp, seed, (param, g) => grads.add(param, g));
-    return { lossSum, tokens: targets.length };
+    const { logp, entropy } = opts.tape ? opts.tape.run(forward) : noGrad(forward);
+    return { logp, entropy, lengths: completions.map((c) => c.length), [Symbol.dispose]: () => disposeAll(logp, entropy) };
   } finally {
-    logp?.dispose();
     for (const c of checked) if (c.checked.ownsPixels) c.checked.pixels?.dispose();
   }
+}
+
+/** Watches the trainable parameters on a new tape: the model's own, or `params` (LoRA adapters). */
+export function trainingTape(model: Model, isTrainable: (name: string) => boolean, params?: ParamSource): Tape {
+  return new Tape().watch(...trainableTensors(params ?? model.weights, isTrainable));
+}
+
+/** Backpropagates `dlogp` (∂loss/∂logp, consumed) through the recorded forward into `grads`. */
+export function backwardInto(tape: Tape, logp: F32, dlogp: F32, grads: GradBuffers): void {
+  tape.backward(logp, dlogp, (param, g) => grads.add(param, g));
+}
+
+export interface SftBackwardResult {
+  /** Sum of −log p over the completion tokens of the batch. */
+  lossSum: number;
+  /** Number of completion tokens in the batch. */
+  tokens: number;
+}
+
+/**
+ * Forward and backward of one packed batch: adds ∂(lossScale · Σ −log p)/∂θ into `grads` for
+ * every parameter `isTrainable` accepts. `lossScale` = 1 / (completion tokens of the whole
+ * optimiser step) gives the token-mean loss over gradient-accumulation micro-batches.
+ */
+export function sftBackward(model: Model, batch: readonly SftExample[], grads: GradBuffers,
+  opts: { isTrainable: (name: string) => boolean; lossScale: number; checkpointLayers?: boolean; params?: ParamSource }): SftBackwardResult {
+  using tape = trainingTape(model, opts.isTrainable, opts.params);
+  using out = completionLogprobs(model, batch, { tape, checkpointLayers: opts.checkpointLayers });
+  let lossSum = 0;
+  for (const lp of out.logp.toArray()) lossSum -= lp;
+  const tokens = out.logp.size;
+  backwardInto(tape, out.logp, Tensor.full([tokens], -opts.lossScale, { device: out.logp.device }), grads);
+  return { lossSum, tokens };
 }
 
 export interface SftLossAndGrads {
@@ -89,14 +117,14 @@ export interface SftLossAndGrads {
  * The SFT loss of one example and its gradient with respect to every trainable parameter; with
  * `lora` (attached to this model), with respect to the adapters alone (by their PEFT names).
  */
-export async function sftLossAndGrads(model: Model, example: SftExample, opts: { trainable?: Trainable; lora?: LoraAdapters } = {}): Promise<SftLossAndGrads> {
+export async function sftLossAndGrads(model: Model, example: SftExample, opts: { trainable?: Trainable; checkpointLayers?: boolean; lora?: LoraAdapters } = {}): Promise<SftLossAndGrads> {
   if (opts.lora && opts.trainable !== undefined) throw new Error("sftLossAndGrads: give 'trainable' or 'lora', not both (with LoRA only the adapters train)");
   const params: ParamSource = opts.lora ?? model.weights;
   const isTrainable = opts.lora ? () => true : trainablePredicate(model.weights, opts.trainable);
   const n = Array.from(example?.completionIds ?? []).length;
   if (n === 0) throw new RangeError('completionIds is empty: there is nothing to compute a loss on');
   using grads = new GradBuffers(params);
-  const r = sftBackward(model, [example], grads, { isTrainable, lossScale: 1 / n, params });
+  const r = sftBackward(model, [example], grads, { isTrainable, lossScale: 1 / n, checkpointLayers: opts.checkpointLayers, params });
   const names = [...params.params.keys()].filter(isTrainable);
   return { loss: r.lossSum / r.tokens, grads: grads.toArrays(names) };
 }

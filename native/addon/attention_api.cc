@@ -113,7 +113,7 @@ Napi::Value attentionBackward(const Napi::CallbackInfo& info) {
   a.dq = static_cast<float*>(dq->data()); a.dk = static_cast<float*>(dk->data()); a.dv = static_cast<float*>(dv->data());
   if (a.Hq == 0) throw std::invalid_argument("attentionBackward: 'q' has no heads");
   if (a.D == 0 || (a.Tq == 0 && a.Tk == 0)) return env.Undefined();  // nothing to write
-  GMAI_CALL_CPU_ONLY(env, q, attentionBackward, a);
+  GMAI_CALL(env, q, attentionBackward, a);
   return env.Undefined();
 }
 

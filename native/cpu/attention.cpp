@@ -7,6 +7,8 @@
 // (with its ISA dispatch) does the arithmetic; blocks of at most 16 rows (decode) use the
 // lane kernel below, whose keys are split into chunks merged afterwards (flash-decoding) when
 // a decode has fewer kv heads than the pool has threads.
+// The backward (attentionBackward) recomputes the probabilities tile by tile from the saved
+// log-sum-exp; its section below says how the work is cut.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -396,7 +398,8 @@ void attention(const Context& ctx, const AttentionArgs& a) {
 // S = Qs·Kᵀ (Qs = q·scale, as the forward), P = exp(S − lse), dP = dO·Vᵀ, dS = P ∘ (dP − D)
 // with small GEMMs, then adds its share of dv = Pᵀ·dO, dk = dSᵀ·Qs (= scale·dSᵀ·Q) and/or
 // dq = scale·dS·K. Two schedules; in both every output element is written by one work item
-// only (no races, and the result does not depend on the thread count):
+// only (no races), from the same tiles added in the same order, so the bits depend neither on
+// the schedule nor on the thread count:
 //  - fused, when there are many (sequence, kv head) pairs for the threads (vision windows,
 //    packed batches): an item is one pair and computes its queries' dq and its keys' dk, dv;
 //  - split, when there are few (one long sequence): items (sequence, kv head, key block) make

@@ -10,6 +10,9 @@ namespace gmai::cpu {
 
 namespace {
 
+// No contraction into FMAs beyond the explicit std::fma: torch rounds these products apart.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
 GMAI_MULTIVERSION void adamwRange(const AdamwArgs& a, const AdamwTensor& t, int64_t begin, int64_t end) {
   float* __restrict p = t.param;
   const float* __restrict g = t.grad;
@@ -18,14 +21,18 @@ GMAI_MULTIVERSION void adamwRange(const AdamwArgs& a, const AdamwTensor& t, int6
   const float beta1 = a.beta1, beta2 = a.beta2, oneMinusBeta1 = a.oneMinusBeta1, oneMinusBeta2 = a.oneMinusBeta2;
   const float eps = a.eps, stepSize = a.stepSize, bc2Sqrt = a.biasCorrection2Sqrt, gradScale = a.gradScale;
   const float decay = t.decayFactor;
+  const float minusStepSize = -stepSize;
+  // The order of operations and the fused multiply-adds of torch's (vectorised) CPU kernels for
+  // torch.optim.AdamW, so that results match torch 1.13's bit for bit (test/optim-ops.test.js).
   for (int64_t i = begin; i < end; ++i) {
     const float gi = g[i] * gradScale;
-    const float mi = beta1 * m[i] + oneMinusBeta1 * gi;
-    const float vi = beta2 * v[i] + oneMinusBeta2 * (gi * gi);
+    const float mi = std::fma(gi, oneMinusBeta1, beta1 * m[i]);   // exp_avg.mul_(β1).add_(g, alpha=1-β1)
+    const float vi = std::fma(oneMinusBeta2 * gi, gi, beta2 * v[i]);  // exp_avg_sq.mul_(β2).addcmul_(g, g, value=1-β2)
     m[i] = mi;
     v[i] = vi;
-    const float denom = std::sqrt(vi) / bc2Sqrt + eps;
-    p[i] = p[i] * decay - stepSize * (mi / denom);
+    const float denom = std::sqrt(vi) / bc2Sqrt + eps;              // (v.sqrt() / √bc2).add_(eps)
+    const float pi = p[i] * decay;                                   // p.mul_(1 - lr·wd)
+    p[i] = pi + minusStepSize * mi / denom;                          // p.addcdiv_(m, denom, value=-step_size)
   }
   if (!t.modelWeight) return;
   if (t.modelType == DType::BF16) {
@@ -36,6 +43,7 @@ GMAI_MULTIVERSION void adamwRange(const AdamwArgs& a, const AdamwTensor& t, int6
     if (w != p) for (int64_t i = begin; i < end; ++i) w[i] = p[i];
   }
 }
+#pragma GCC pop_options
 
 // Σ x² of x[0, n) in float64, in 8 interleaved partial sums (one vector register) added
 // pairwise at the end.

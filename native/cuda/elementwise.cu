@@ -1,8 +1,8 @@
 // CUDA versions of the elementwise ops, GELU, RMSNorm, softmax, conversion, embedding gather
 // and row scatter, and the backward ops of SwiGLU, GELU, RMSNorm, softmax and embedding, plus
 // column sums (contracts in native/include/gmai/ops/*.h). One thread per element, or one block
-// per row; reductions over rows (column sums, weight gradients, scatter-adds) give each thread
-// one column and walk the rows in order, so they are deterministic and need no atomics.
+// per row. Reductions over rows (column sums, weight gradients, scatter-adds) use no atomics and
+// add in a fixed order, so they are deterministic.
 #include <algorithm>
 #include <cfloat>
 #include <vector>
@@ -52,13 +52,25 @@ __global__ void geluBackwardKernel(GeluBackwardArgs a) {
   a.dx[i] = a.dy[i] * (cdf + x * pdf);
 }
 
-// out[j] (+)= Σ_r x[r, j], one thread per column.
-__global__ void sumRowsKernel(SumRowsArgs a) {
+// Column sums in two deterministic passes (no atomics): partial[c, j] = Σ x[r, j]·w(r) over the
+// rows r of chunk c (w(r) = dy[r, j]·rowScale[r] when dy is given: the rmsnorm weight gradient),
+// then out[j] (+)= Σ_c partial[c, j] in chunk order. Chunks make the first pass fill the GPU.
+__global__ void columnPartialsKernel(const float* x, const float* dy, const float* rowScale, int64_t rows, int64_t cols,
+                                     int64_t chunkRows, float* partial) {
   int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (j >= a.cols) return;
+  if (j >= cols) return;
+  const int64_t r0 = int64_t(blockIdx.y) * chunkRows, r1 = r0 + chunkRows < rows ? r0 + chunkRows : rows;
   float s = 0.0f;
-  for (int64_t r = 0; r < a.rows; ++r) s += a.x[r * a.cols + j];
-  a.out[j] = a.accumulate ? a.out[j] + s : s;
+  for (int64_t r = r0; r < r1; ++r) s += dy ? dy[r * cols + j] * x[r * cols + j] * rowScale[r] : x[r * cols + j];
+  partial[int64_t(blockIdx.y) * cols + j] = s;
+}
+
+__global__ void reducePartialsKernel(const float* partial, int64_t chunks, int64_t cols, float* out, bool accumulate) {
+  int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (j >= cols) return;
+  float s = 0.0f;
+  for (int64_t c = 0; c < chunks; ++c) s += partial[c * cols + j];
+  out[j] = accumulate ? out[j] + s : s;
 }
 
 // dtable[ids[i], j] += dy[i, j] over i in order, one thread per column j.
@@ -150,15 +162,6 @@ __global__ void rmsnormBackwardKernel(RmsNormBackwardArgs a) {
     a.dx[off + j] = r * a.dy[off + j] * (a.weight ? loadAsFloat(a.weight, a.weightType, j) : 1.0f) - a.x[off + j] * coef;
 }
 
-// dweight[j] += Σ_rows dy·x·invRms, one thread per column.
-__global__ void rmsnormWeightGradKernel(RmsNormBackwardArgs a) {
-  int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (j >= a.dim) return;
-  float s = 0.0f;
-  for (int64_t r = 0; r < a.rows; ++r) s += a.dy[r * a.dim + j] * a.x[r * a.dim + j] * a.invRms[r];
-  a.dweight[j] += s;
-}
-
 // dx = scale·y·(dy − Σ dy·y), one row per block.
 __global__ void softmaxBackwardKernel(SoftmaxBackwardArgs a) {
   __shared__ float shared[kThreads / 32];
@@ -207,9 +210,25 @@ void geluBackward(const Context& ctx, const GeluBackwardArgs& a) {
   geluBackwardKernel<<<blocksFor(a.n, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
   checkLaunch("geluBackward");
 }
+// out (+)= Σ_rows of x (or of dy·x·rowScale): see columnPartialsKernel.
+static void columnSums(const Context& ctx, const float* x, const float* dy, const float* rowScale, int64_t rows,
+                       int64_t cols, float* out, bool accumulate, const char* op) {
+  const cudaStream_t stream = streamOf(ctx);
+  const int64_t chunkRows = std::max<int64_t>(64, (rows + 65534) / 65535);  // gridDim.y <= 65535
+  const int64_t chunks = (rows + chunkRows - 1) / chunkRows;
+  DeviceBuffer partial(size_t(std::max<int64_t>(chunks, 1) * cols) * sizeof(float), stream);
+  float* p = reinterpret_cast<float*>(partial.data());
+  if (chunks > 0) {
+    const dim3 grid(blocksFor(cols, kThreads), unsigned(chunks));
+    columnPartialsKernel<<<grid, kThreads, 0, stream>>>(x, dy, rowScale, rows, cols, chunkRows, p);
+    checkLaunch(op);
+  }
+  reducePartialsKernel<<<blocksFor(cols, kThreads), kThreads, 0, stream>>>(p, chunks, cols, out, accumulate);
+  checkLaunch(op);
+}
+
 void sumRows(const Context& ctx, const SumRowsArgs& a) {
-  sumRowsKernel<<<blocksFor(a.cols, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
-  checkLaunch("sumRows");
+  columnSums(ctx, a.x, nullptr, nullptr, a.rows, a.cols, a.out, a.accumulate, "sumRows");
 }
 void embeddingBackward(const Context& ctx, const EmbeddingBackwardArgs& a) {
   embeddingBackwardKernel<<<blocksFor(a.dim, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
@@ -218,9 +237,7 @@ void embeddingBackward(const Context& ctx, const EmbeddingBackwardArgs& a) {
 void rmsnormBackward(const Context& ctx, const RmsNormBackwardArgs& a) {
   rmsnormBackwardKernel<<<unsigned(a.rows), kThreads, 0, streamOf(ctx)>>>(a);
   checkLaunch("rmsnormBackward");
-  if (!a.dweight) return;
-  rmsnormWeightGradKernel<<<blocksFor(a.dim, kThreads), kThreads, 0, streamOf(ctx)>>>(a);
-  checkLaunch("rmsnormBackward (weight)");
+  if (a.dweight) columnSums(ctx, a.x, a.dy, a.invRms, a.rows, a.dim, a.dweight, true, "rmsnormBackward (weight)");
 }
 void softmaxBackward(const Context& ctx, const SoftmaxBackwardArgs& a) {
   softmaxBackwardKernel<<<unsigned(a.rows), kThreads, 0, streamOf(ctx)>>>(a);

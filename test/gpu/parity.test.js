@@ -2,7 +2,7 @@
 // odd sizes, outputs poisoned beforehand. Skips (saying so) without a CUDA build and a GPU.
 import { Tensor, ops } from '../../dist/index.js';
 import { native } from '../../dist/native.js';
-import { freshSeed, randomArray, maxAbsDiff, rng } from '../helpers.js';
+import { freshSeed, randomArray, maxAbsDiff, rng, roundBf16 } from '../helpers.js';
 import { gammaQ } from '../stats.js';
 import { checkOpCoverage, gpuTest, opTest } from './gpu.js';
 
@@ -97,9 +97,43 @@ opTest(['attention'], 'attention: causal, chunked, decode, packed varlen, GQA, h
   }
 });
 
-opTest(['attentionBackward'], 'attentionBackward is CPU-only for now: CUDA tensors get an error naming the op', (t) => {
-  const q = Tensor.zeros([2, 1, 4], { device: 'cuda' }), lse = Tensor.zeros([1, 2], { device: 'cuda' });
-  t.throws(() => ops.attentionBackward(q, q, q, q, lse, q), { message: /attentionBackward has no CUDA kernel/ });
+opTest(['attentionBackward'], 'attentionBackward: windows, full, causal (Tq = Tk and Tq < Tk), GQA, head sizes 2 to 256', (t) => {
+  const cases = [
+    { label: 'size 1', lensQ: [1], lensK: [1], Hq: 1, Hkv: 1, D: 2 },
+    { label: 'vision windows', lensQ: [64, 64, 37, 1, 50], lensK: [64, 64, 37, 1, 50], Hq: 4, Hkv: 4, D: 80, packed: true },
+    { label: 'full attention', lensQ: [300], lensK: [300], Hq: 2, Hkv: 2, D: 80 },
+    { label: 'causal, GQA 4/2', lensQ: [77], lensK: [77], Hq: 4, Hkv: 2, D: 128, causal: true },
+    { label: 'causal Tq < Tk, GQA 2/1', lensQ: [19], lensK: [150], Hq: 2, Hkv: 1, D: 64, causal: true },
+    { label: 'causal Tq > Tk (rows see no key)', lensQ: [10], lensK: [4], Hq: 2, Hkv: 2, D: 6, causal: true },
+    { label: 'packed causal chunks', lensQ: [3, 1, 17], lensK: [5, 8, 17], Hq: 4, Hkv: 2, D: 10, causal: true, packed: true },
+    { label: 'packed, no keys / no queries', lensQ: [2, 3, 0], lensK: [0, 5, 2], Hq: 2, Hkv: 1, D: 8, packed: true },
+    { label: 'GQA g = 7, odd head size', lensQ: [19], lensK: [19], Hq: 7, Hkv: 1, D: 33, causal: true },
+    { label: 'head size 256', lensQ: [9], lensK: [70], Hq: 2, Hkv: 1, D: 256, causal: true },
+  ];
+  for (const c of cases) {
+    const seed = freshSeed();
+    const cuQ = [0], cuK = [0];
+    c.lensQ.forEach((l) => cuQ.push(cuQ.at(-1) + l));
+    c.lensK.forEach((l) => cuK.push(cuK.at(-1) + l));
+    const Tq = cuQ.at(-1), Tk = cuK.at(-1);
+    const q = Tensor.from(randomArray(Tq * c.Hq * c.D, seed, -2, 2), [Tq, c.Hq, c.D]);
+    const k = Tensor.from(randomArray(Tk * c.Hkv * c.D, seed + 1, -2, 2), [Tk, c.Hkv, c.D]);
+    const v = Tensor.from(randomArray(Tk * c.Hkv * c.D, seed + 2), [Tk, c.Hkv, c.D]);
+    const dout = Tensor.from(randomArray(Tq * c.Hq * c.D, seed + 3), [Tq, c.Hq, c.D]);
+    const opts = { causal: c.causal ?? false, ...(c.packed ? { cuSeqlensQ: Int32Array.from(cuQ), cuSeqlensK: Int32Array.from(cuK) } : {}) };
+    const lse = Tensor.full([c.Hq, Tq], NaN);
+    const out = ops.attention(q, k, v, { ...opts, lse });
+    const cpu = ops.attentionBackward(q, k, v, out, lse, dout, opts);
+    // The same forward results on both sides; CUDA outputs poisoned.
+    const gpu = { dq: Tensor.full([Tq, c.Hq, c.D], NaN, { device: 'cuda' }), dk: Tensor.full([Tk, c.Hkv, c.D], NaN, { device: 'cuda' }), dv: Tensor.full([Tk, c.Hkv, c.D], NaN, { device: 'cuda' }) };
+    native().attentionBackward(onGpu(q).handle, onGpu(k).handle, onGpu(v).handle, onGpu(out).handle, onGpu(lse).handle, onGpu(dout).handle,
+      gpu.dq.handle, gpu.dk.handle, gpu.dv.handle, opts);
+    const name = `attentionBackward ${c.label} [Tq ${Tq}, Tk ${Tk}, Hq ${c.Hq}, Hkv ${c.Hkv}, D ${c.D}] seed ${seed}`;
+    for (const g of ['dq', 'dk', 'dv']) {
+      const size = cpu[g].toArray().reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+      compare(t, `${name} ${g}`, cpu[g], gpu[g], 2e-5 * Math.max(1, size));  // both ~1e-6 from float64
+    }
+  }
 });
 
 opTest(['rope', 'scatterRows', 'gelu'], 'rope (also in place), scatterRows, gelu', (t) => {
@@ -415,7 +449,7 @@ opTest(['tokenLogprobs', 'tokenLogprobsBackward'], 'tokenLogprobs forward/backwa
         compare(t, `entropy (logits) ${tag}`, lc.entropy, lg.entropy, 1e-4);
         const dl = Tensor.full([N, V], NaN, { device: 'cuda' });
         native().tokenLogprobsBackward(onGpu(logits).handle, null, onGpu(targets).handle, lg.lse.handle, onGpu(dlogp).handle, dl.handle, null, { temperature: tau });
-        compare(t, `dlogits ${tag}`, ops.tokenLogprobsBackward(logits, null, targets, lc.lse, dlogp, { temperature: tau }), dl, 1e-6);
+        compare(t, `dlogits ${tag}`, ops.tokenLogprobsBackward(logits, null, targets, lc.lse, dlogp, { temperature: tau }), dl, 1e-5);
       }
     }
   }
@@ -444,6 +478,48 @@ opTest(['grpoTokenLoss'], 'grpoTokenLoss: every loss type, token and sequence le
       }
     }
   }
+});
+
+// ---- optimiser ---------------------------------------------------------------------------------
+
+opTest(['adamw', 'sumOfSquares'], 'adamwStep over a tensor list (bf16/f32 model copies, decay, gradScale), sumOfSquares in float64', (t) => {
+  const sizes = [1, 7, 1000, 65536 + 3, 2 * 65536 + 1];
+  const seed = freshSeed();
+  const weightDecay = sizes.map((_, i) => 0.1 * (i % 3));
+  const fresh = (k, lo, hi) => sizes.map((n, i) => randomArray(n, seed + 100 * k + i, lo, hi));
+  const [p0, m0, v0] = [fresh(1, -1, 1), fresh(2, -0.1, 0.1), fresh(3, 0, 0.01)];
+  const cpu = { p: p0.map((a) => Tensor.from(a)), m: m0.map((a) => Tensor.from(a)), v: v0.map((a) => Tensor.from(a)) };
+  const gpu = { p: cpu.p.map(onGpu), m: cpu.m.map(onGpu), v: cpu.v.map(onGpu) };
+  const modelFor = (device) => sizes.map((n, i) => (i === 4 ? undefined
+    : i % 2 === 0 ? ops.cast(Tensor.full([n], NaN, { device }), 'bfloat16') : Tensor.full([n], NaN, { device })));
+  const cpuModel = modelFor('cpu'), gpuModel = modelFor('cuda');
+  for (let step = 1; step <= 3; step++) {
+    const grads = fresh(10 + step, -1, 1).map((a) => Tensor.from(a));
+    const hyper = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay, step, gradScale: step === 2 ? 0.5 : 1 };
+    ops.adamwStep(cpu.p, grads, cpu.m, cpu.v, hyper, cpuModel);
+    ops.adamwStep(gpu.p, grads.map(onGpu), gpu.m, gpu.v, hyper, gpuModel);
+    const cpuSq = ops.sumOfSquares(grads), gpuSq = ops.sumOfSquares(grads.map(onGpu));
+    t.true(Math.abs(gpuSq - cpuSq) <= 1e-10 * cpuSq, `sumOfSquares step ${step}: cuda ${gpuSq}, cpu ${cpuSq}, seed ${seed}`);
+  }
+  // The CUDA kernel does the CPU kernel's IEEE operations in the same order (explicit fmaf), so
+  // it should agree bit for bit; the pass criterion is a tolerance, the exact count is logged.
+  const identical = sizes.reduce((k, _, i) => k + (maxAbsDiff(gpu.p[i].toArray(), cpu.p[i].toArray()).worst === 0 ? 1 : 0), 0);
+  t.log(`adamw: ${identical} of ${sizes.length} parameter tensors bit-identical between CUDA and CPU`);
+  sizes.forEach((n, i) => {
+    const tag = `tensor ${i} (size ${n}) after 3 steps, seed ${seed}`;
+    compare(t, `param ${tag}`, cpu.p[i], gpu.p[i], 1e-5);
+    compare(t, `exp_avg ${tag}`, cpu.m[i], gpu.m[i], 1e-6);
+    compare(t, `exp_avg_sq ${tag}`, cpu.v[i], gpu.v[i], 1e-7);
+    if (!gpuModel[i]) return;
+    // the model copy is the CUDA master itself, rounded to nearest even for bf16
+    const master = gpu.p[i].toArray();
+    const want = gpuModel[i].dtype === 'bfloat16' ? master.map(roundBf16) : master;
+    const { worst, at } = maxAbsDiff(gpuModel[i].toArray(), want);
+    t.is(worst, 0, `${gpuModel[i].dtype} model copy ${tag}: differs at ${at}`);
+  });
+  t.is(ops.sumOfSquares([]), 0);
+  const withNaN = Tensor.from(new Float32Array([1, NaN]), [2], { device: 'cuda' });
+  t.true(Number.isNaN(ops.sumOfSquares([gpu.p[0], withNaN])), 'a NaN gradient gives a NaN sum on CUDA');
 });
 
 checkOpCoverage();

@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { LETTERS } from '../../eval/dataset.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { SECONDARY_CAPTURE_IMAGE_STORAGE, uidFromKey, writeDicomImage } from '../../processing/dicom/write.js';
-import { createRng, deriveSeed } from './prng.js';
+import { createRng, deriveSeed } from '../../random.js';
 import { createAnatomy, MODALITIES, type Lesion, type Modality, type Scene } from './scenes.js';
 import { placeLesions, questionText, TASK_OPTIONS, TASKS, type SyntheticTask } from './tasks.js';
 
@@ -39,6 +39,7 @@ export const DEFAULT_SIZE = 112;
 /** One image and question, entirely determined by `seed` and the options. */
 export function generateSyntheticExample(seed: number, opts: SyntheticExampleOptions = {}): SyntheticExample {
   const size = opts.size ?? DEFAULT_SIZE;
+  validateExampleOptions(seed, opts);
   const rng = createRng(seed);
   const modality = opts.modality ?? rng.pick(MODALITIES);
   const task = opts.task ?? rng.pick(TASKS);
@@ -50,6 +51,15 @@ export function generateSyntheticExample(seed: number, opts: SyntheticExampleOpt
   const order = opts.shuffleOptions ? rng.shuffle([0, 1, 2, 3]) : [0, 1, 2, 3];
   const options = Object.fromEntries(order.map((k, slot) => [LETTERS[slot], TASK_OPTIONS[task][k]]));
   return { seed, modality, task, question: questionText(task, modality), options, answer: LETTERS[order.indexOf(cls)], lesions, scene };
+}
+
+function validateExampleOptions(seed: number, opts: SyntheticExampleOptions): void {
+  const where = 'generateSyntheticExample';
+  if (!Number.isSafeInteger(seed)) throw new TypeError(`${where}: 'seed' must be an integer, got ${seed}`);
+  if (opts.size !== undefined && !(Number.isInteger(opts.size) && opts.size >= 64 && opts.size <= 512)) throw new TypeError(`${where}: 'size' must be an integer in 64..512, got ${opts.size}`);
+  if (opts.modality !== undefined && !MODALITIES.includes(opts.modality)) throw new TypeError(`${where}: 'modality' must be one of ${MODALITIES.join(', ')}, got ${JSON.stringify(opts.modality)}`);
+  if (opts.task !== undefined && !TASKS.includes(opts.task)) throw new TypeError(`${where}: 'task' must be one of ${TASKS.join(', ')}, got ${JSON.stringify(opts.task)}`);
+  if (opts.answerClass !== undefined && !(Number.isInteger(opts.answerClass) && opts.answerClass >= 0 && opts.answerClass <= 3)) throw new TypeError(`${where}: 'answerClass' must be 0, 1, 2 or 3, got ${opts.answerClass}`);
 }
 
 // ---- files -------------------------------------------------------------------------------------------
@@ -146,6 +156,7 @@ function validate(opts: SyntheticDatasetOptions): void {
   }
   if (!['png', 'dicom', 'both'].includes(opts.format)) throw new TypeError(`writeSyntheticDataset: 'format' must be 'png', 'dicom' or 'both', got ${JSON.stringify(opts.format)}`);
   if (opts.size !== undefined && !(Number.isInteger(opts.size) && opts.size >= 64 && opts.size <= 512)) throw new TypeError(`writeSyntheticDataset: 'size' must be an integer in 64..512, got ${opts.size}`);
+  if (opts.shuffleOptions !== undefined && typeof opts.shuffleOptions !== 'boolean') throw new TypeError(`writeSyntheticDataset: 'shuffleOptions' must be a boolean, got ${JSON.stringify(opts.shuffleOptions)}`);
 }
 
 const WRITE_BATCH = 16;
@@ -165,6 +176,8 @@ export async function writeSyntheticDataset(dir: string, opts: SyntheticDatasetO
     for (let start = 0; start < splitSeedList.length; start += WRITE_BATCH) {
       const writes: Promise<void>[] = [];
       for (let i = start; i < Math.min(start + WRITE_BATCH, splitSeedList.length); i++) {
+        // drawing is synchronous (~5–15 ms at 112 px): let the event loop in between examples
+        await new Promise<void>((r) => setImmediate(r));
         const ex = generateSyntheticExample(splitSeedList[i], { size, shuffleOptions: opts.shuffleOptions, ...balancedChoice(i) });
         const id = `${split}-${String(i).padStart(6, '0')}`;
         const png = `images/${id}.png`, dcm = `images/${id}.dcm`;
@@ -175,7 +188,7 @@ export async function writeSyntheticDataset(dir: string, opts: SyntheticDatasetO
           question: ex.question, options: ex.options, answer: ex.answer, modality: ex.modality, task: ex.task, seed: ex.seed,
         });
       }
-      await Promise.all(writes);  // also lets the event loop in between batches
+      await Promise.all(writes);
     }
     return records;
   };

@@ -3,7 +3,7 @@
 // (grey, or green for the RGB fundus) every lesion pixel is ≥ LESION_MIN and every other pixel is
 // ≤ BACKGROUND_MAX, and lesions never touch, so side, count, quadrant and size all follow from the
 // pixels (test/synthetic-data.test.js re-derives them by thresholding).
-import type { Rng } from './prng.js';
+import type { Rng } from '../../random.js';
 
 export const MODALITIES = ['chest-radiograph', 'ct', 'fundus', 'ultrasound'] as const;
 export type Modality = (typeof MODALITIES)[number];

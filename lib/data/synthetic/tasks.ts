@@ -1,7 +1,7 @@
 // The five question types, each with four answer classes that all occur: which class a record
 // gets is chosen first, then lesions are placed so that the image shows it. Also the templated
 // reasoning traces (for SFT) that state the visual evidence behind each answer.
-import type { Rng } from './prng.js';
+import type { Rng } from '../../random.js';
 import { MODALITIES, type Anatomy, type Lesion, type Modality } from './scenes.js';
 
 export const TASKS = ['modality', 'side', 'count', 'quadrant', 'largest'] as const;
@@ -41,6 +41,7 @@ type Vertical = 'upper' | 'lower' | 'any';
 interface Slot { half: Half; vertical: Vertical; radius: [number, number] }  // radius as a fraction of the size
 
 const NORMAL: [number, number] = [0.03, 0.05];
+const COUNTED: [number, number] = [0.038, 0.042];
 const SMALL: [number, number] = [0.025, 0.035];
 const LARGE: [number, number] = [0.06, 0.07];  // area ≥ (0.06/0.035)² / 1.25 (aspect) ≈ 2.3 × any SMALL one
 const QUADRANTS: [Half, Vertical][] = [['left', 'upper'], ['right', 'upper'], ['left', 'lower'], ['right', 'lower']];
@@ -53,7 +54,8 @@ function slotsFor(task: SyntheticTask, cls: number, rng: Rng): Slot[] {
   const any = (radius = NORMAL): Slot => ({ half: 'any', vertical: 'any', radius });
   switch (task) {
     case 'modality': return Array.from({ length: rng.int(0, 2) }, () => any());
-    case 'count': return Array.from({ length: cls + 1 }, () => any());
+    // one lesion size, so that the bright area alone already tells the count (easier to learn)
+    case 'count': return Array.from({ length: cls + 1 }, () => any(COUNTED));
     case 'side': {
       const side = (half: Half): Slot => ({ half, vertical: 'any', radius: NORMAL });
       if (cls === 0) return Array.from({ length: rng.int(1, 2) }, () => side('left'));

@@ -51,7 +51,11 @@ interface WasmDecoder {
 
 const wasmModules = new Map<string, Promise<Record<string, new () => WasmDecoder>>>();
 function wasm(pkg: string): Promise<Record<string, new () => WasmDecoder>> {
-  if (!wasmModules.has(pkg)) wasmModules.set(pkg, (require(`${pkg}/decodewasmjs`) as () => Promise<Record<string, new () => WasmDecoder>>)());
+  // The codecs' progress lines ("[INFO] Start to read j2k main header") would go to stdout and
+  // corrupt piped output: they are dropped (GMAI_CODEC_LOG=1 shows them on stderr). Errors
+  // (printErr) keep going to stderr.
+  const print = (line: string) => { if (process.env.GMAI_CODEC_LOG) process.stderr.write(`${line}\n`); };
+  if (!wasmModules.has(pkg)) wasmModules.set(pkg, (require(`${pkg}/decodewasmjs`) as (m: object) => Promise<Record<string, new () => WasmDecoder>>)({ print }));
   return wasmModules.get(pkg)!;
 }
 

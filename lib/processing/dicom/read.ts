@@ -90,9 +90,8 @@ function readMeta(ds: dicomParser.DataSet, where: string): DicomMeta {
   };
 }
 
-/** Reads one native (uncompressed) frame's samples, honouring byte order. */
-function nativeFrame(bytes: Uint8Array, offset: number, m: DicomMeta, bigEndian: boolean): Float64Array {
-  const n = m.rows * m.columns * m.samplesPerPixel;
+/** Reads `n` native (uncompressed) samples from `offset`, honouring byte order. */
+function nativeSamples(bytes: Uint8Array, offset: number, n: number, m: DicomMeta, bigEndian: boolean): Float64Array {
   const out = new Float64Array(n);
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, (n * m.bitsAllocated) / 8);
   const signed = m.pixelRepresentation === 1;
@@ -102,6 +101,28 @@ function nativeFrame(bytes: Uint8Array, offset: number, m: DicomMeta, bigEndian:
       case 16: out[i] = signed ? view.getInt16(2 * i, !bigEndian) : view.getUint16(2 * i, !bigEndian); break;
       default: out[i] = signed ? view.getInt32(4 * i, !bigEndian) : view.getUint32(4 * i, !bigEndian); break;
     }
+  }
+  return out;
+}
+
+/** BitsAllocated 1: `n` bits from bit `firstBit` on, least significant bit first (frames of a
+ * multi-frame file follow each other bit by bit, not byte-aligned), as pydicom unpacks them. */
+function unpackBits(bytes: Uint8Array, offset: number, firstBit: number, n: number): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const bit = firstBit + i;
+    out[i] = (bytes[offset + (bit >> 3)] >> (bit & 7)) & 1;
+  }
+  return out;
+}
+
+/** Uncompressed YBR_FULL_422 stores Y1 Y2 Cb Cr for each pair of pixels; pydicom expands it
+ * to Y1 Cb Cr Y2 Cb Cr (both pixels share the pair's chroma). */
+function expandYbr422(v: Float64Array): Float64Array {
+  const out = new Float64Array((v.length / 4) * 6);
+  for (let i = 0, o = 0; i < v.length; i += 4, o += 6) {
+    out[o] = v[i]; out[o + 1] = v[i + 2]; out[o + 2] = v[i + 3];
+    out[o + 3] = v[i + 1]; out[o + 4] = v[i + 2]; out[o + 5] = v[i + 3];
   }
   return out;
 }
@@ -186,24 +207,31 @@ export async function readDicom(src: string | Uint8Array, opts: { frame?: number
   const m = readMeta(ds, where);
   const pixelEl = ds.elements.x7fe00010;
   if (!pixelEl) throw new Error(`${where}: no Pixel Data (7FE0,0010)`);
-  if (![8, 16, 32].includes(m.bitsAllocated)) throw new Error(`${where}: BitsAllocated ${m.bitsAllocated} is not supported (8, 16 or 32)`);
+  if (![1, 8, 16, 32].includes(m.bitsAllocated)) throw new Error(`${where}: BitsAllocated ${m.bitsAllocated} is not supported (1, 8, 16 or 32)`);
   if (m.rows < 1 || m.columns < 1) throw new Error(`${where}: image size ${m.rows}×${m.columns} is empty`);
   const frameList = opts.frame === undefined ? Array.from({ length: m.frames }, (_, i) => i) : [opts.frame];
-  for (const f of frameList) if (!Number.isInteger(f) || f < 0 || f >= m.frames) throw new RangeError(`${where}: frame ${f} does not exist (the file has ${m.frames})`);
+  for (const f of frameList) if (!Number.isInteger(f) || f < 0 || f >= m.frames) throw new RangeError(`${where}: frame ${f} does not exist: frames count from 0, and the file has ${m.frames} (0 to ${m.frames - 1})`);
   const perFrame = m.rows * m.columns * m.samplesPerPixel;
-  const frameBytes = (perFrame * m.bitsAllocated) / 8;
   const frames: Float64Array[] = [];
   let ybrFromJpeg = false;
   if (NATIVE.has(m.transferSyntaxUid)) {
-    const declared = frameBytes * m.frames;
+    // Uncompressed 4:2:2 holds two samples per pixel (Y, and Cb or Cr shared with a neighbour).
+    const subsampled = m.photometricInterpretation === 'YBR_FULL_422' && m.samplesPerPixel === 3;
+    if (subsampled && (m.rows * m.columns) % 2) throw new Error(`${where}: YBR_FULL_422 needs an even number of pixels per frame, got ${m.rows}×${m.columns}`);
+    const storedPerFrame = subsampled ? m.rows * m.columns * 2 : perFrame;
+    const layout = `${m.frames} frame(s) of ${m.rows}×${m.columns}×${m.samplesPerPixel}` + (subsampled ? ' in YBR_FULL_422 (2 samples per pixel)' : '');
+    const declared = Math.ceil((storedPerFrame * m.bitsAllocated * m.frames) / 8);
     const available = Math.min(pixelEl.length, bytes.length - pixelEl.dataOffset);
     if (pixelEl.length === 0xffffffff || available < declared) {
-      throw new Error(`${where}: Pixel Data holds ${Math.max(0, available)} bytes but the header declares ${m.frames} frame(s) of ${m.rows}×${m.columns}×${m.samplesPerPixel} at ${m.bitsAllocated} bits = ${declared} bytes`);
+      throw new Error(`${where}: Pixel Data holds ${Math.max(0, available)} bytes but the header declares ${layout} at ${m.bitsAllocated} bit(s) = ${declared} bytes`);
     }
     const bigEndian = m.transferSyntaxUid === '1.2.840.10008.1.2.2';
     for (const f of frameList) {
-      let v: Float64Array = nativeFrame(bytes, pixelEl.dataOffset + f * frameBytes, m, bigEndian);
-      if (m.samplesPerPixel > 1 && m.planarConfiguration === 1) v = interleave(v, m);
+      let v: Float64Array;
+      if (m.bitsAllocated === 1) v = unpackBits(bytes, pixelEl.dataOffset, f * storedPerFrame, storedPerFrame);
+      else v = nativeSamples(bytes, pixelEl.dataOffset + (f * storedPerFrame * m.bitsAllocated) / 8, storedPerFrame, m, bigEndian);
+      if (subsampled) v = expandYbr422(v);
+      else if (m.samplesPerPixel > 1 && m.planarConfiguration === 1) v = interleave(v, m);
       frames.push(v);
     }
   } else {

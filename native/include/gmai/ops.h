@@ -54,7 +54,7 @@
   X(rmsnormBackward, RmsNormBackwardArgs, CpuAndCuda) \
   X(ropeBackward, RopeArgs, CpuAndCuda)              \
   X(geluBackward, GeluBackwardArgs, CpuAndCuda)      \
-  X(attentionBackward, AttentionBackwardArgs, CpuOnly)
+  X(attentionBackward, AttentionBackwardArgs, CpuAndCuda)
 
 namespace gmai {
 enum class OpBackends { CpuAndCuda, CpuOnly };

@@ -25,12 +25,12 @@ struct AdamwTensor {
   float decayFactor = 1.0f;      // 1 - lr * weightDecay (computed in double by the caller)
 };
 
-// torch.optim.AdamW (decoupled weight decay), element by element, float32 math as torch does:
+// torch.optim.AdamW (decoupled weight decay), element by element, float32 math in the order and
+// with the fused multiply-adds of torch's CPU kernels (bit-identical to torch 1.13 on the CPU):
 //   g = grad * gradScale
-//   p = p * decayFactor
-//   m = beta1 * m + (1 - beta1) * g
-//   v = beta2 * v + (1 - beta2) * (g * g)
-//   p = p - stepSize * m / (sqrt(v) / biasCorrection2Sqrt + eps)
+//   m = fma(g, 1 - beta1, beta1 * m)
+//   v = fma((1 - beta2) * g, g, beta2 * v)
+//   p = p * decayFactor + (-stepSize * m) / (sqrt(v) / biasCorrection2Sqrt + eps)   (no FMA)
 // with stepSize = lr / (1 - beta1^step), biasCorrection2Sqrt = sqrt(1 - beta2^step), 1 - beta1
 // and 1 - beta2 computed in double by the caller and rounded to float (as torch's scalars are). `tensors` and `chunks` are host arrays on both backends.
 struct AdamwArgs {

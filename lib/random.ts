@@ -1,5 +1,5 @@
 // A small seeded PRNG (mulberry32): the same seed gives the same stream on every platform, which
-// is what makes the synthetic data set reproducible byte for byte. Not for cryptography.
+// makes the synthetic data byte-reproducible and the training data order resumable. Not for cryptography.
 import { createHash } from 'node:crypto';
 
 export interface Rng {

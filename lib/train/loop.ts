@@ -1,0 +1,79 @@
+// What every training loop shares: the seeded data order (a permutation per epoch, so resuming
+// needs only the position), the newest checkpoint of a run, the metrics log (JSONL, rewritten up
+// to the checkpoint's step on resume), and callbacks for progress, notices and stopping.
+import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRng, deriveSeed } from '../random.js';
+import { writeFileAtomic } from '../io/atomic.js';
+
+export interface TrainCallbacks<M> {
+  onStep?: (m: M) => void;
+  /** One-line notices (bad records, resume, checkpoints, skipped steps). */
+  onLog?: (line: string) => void;
+  /** Stops the loop between steps (the newest checkpoint stays as it was). */
+  signal?: AbortSignal;
+}
+
+/** What a checkpoint records about the loop (beside weights and optimiser state). */
+export interface LoopState {
+  /** Optimiser steps taken. */
+  step: number;
+  /** Records consumed so far (the data position). */
+  consumed: number;
+  seed: number;
+  config: unknown;
+}
+
+/** Records in a seeded order, epoch after epoch: the k-th record drawn depends only on (seed, k). */
+export class DataOrder {
+  #epoch = -1;
+  #perm: number[] = [];
+  constructor(private readonly count: number, private readonly seed: number, private readonly label: string) {}
+
+  /** Index of the record drawn at position `k` (0-based over the whole run). */
+  at(k: number): number {
+    const epoch = Math.floor(k / this.count);
+    if (epoch !== this.#epoch) {
+      this.#epoch = epoch;
+      this.#perm = createRng(deriveSeed(this.label, this.seed, epoch)).shuffle(Array.from({ length: this.count }, (_, i) => i));
+    }
+    return this.#perm[k % this.count];
+  }
+}
+
+/** `output/checkpoint-<highest step>` (a save killed between its two renames left `.previous`, which loadCheckpoint finds). */
+export function latestCheckpoint(output: string): string | undefined {
+  if (!existsSync(output)) return undefined;
+  const steps = readdirSync(output).map((d) => /^checkpoint-(\d+)(\.previous)?$/.exec(d)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
+  return steps.length ? join(output, `checkpoint-${Math.max(...steps)}`) : undefined;
+}
+
+/** metrics.jsonl of a run: one line per step. */
+export class MetricsLog<M extends { step: number }> {
+  readonly history: M[] = [];
+  constructor(readonly file: string) {}
+
+  /** Keeps the lines of steps ≤ `upTo` (what the resumed checkpoint had seen) and rewrites the file with them. */
+  async open(upTo: number): Promise<void> {
+    const parse = (l: string): M[] => {
+      try {
+        return [JSON.parse(l) as M];
+      } catch {
+        return [];  // a line cut short by a crash (it came after the checkpoint anyway)
+      }
+    };
+    if (upTo > 0 && existsSync(this.file)) this.history.push(...readFileSync(this.file, 'utf8').split('\n').filter(Boolean).flatMap(parse).filter((m) => m.step <= upTo));
+    await writeFileAtomic(this.file, this.history.map((m) => JSON.stringify(m) + '\n').join(''));
+  }
+
+  append(m: M): void {
+    this.history.push(m);
+    appendFileSync(this.file, JSON.stringify(m) + '\n');
+  }
+}
+
+/** Lets messages (an abort) reach this thread between steps, then throws if the run was stopped. */
+export async function betweenSteps(signal?: AbortSignal): Promise<void> {
+  await new Promise((r) => setImmediate(r));
+  if (signal?.aborted) throw signal.reason ?? new Error('training aborted');
+}
