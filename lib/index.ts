@@ -73,3 +73,14 @@ export type { ServerOptions } from './infer/server.js';
 export type { ModelWorkerData } from './infer/model-worker.js';
 export type { TextConfig, VisionConfig } from './model/config.js';
 export type { TinyModelOptions } from './demo/tiny-model.js';
+// More types the API's signatures reference (so the API reference can link them).
+export type { ParamSource } from './train/params.js';
+export type { TokenText } from './infer/server.js';
+export type { ParamSlice } from './model/weights.js';
+export type { ModelWeight } from './train/optim.js';
+export type { DicomElement, DicomVr } from './processing/dicom/write.js';
+export type { McqRecord } from './eval/dataset.js';
+export type { RequestLimits } from './serve/chat-request.js';
+export type { Lesion, Scene } from './data/synthetic/scenes.js';
+export type { DicomDisplayOptions } from './processing/dicom.js';
+export type { OpenAiRolloutOptions } from './train/rollout-openai.js';

@@ -70,7 +70,7 @@ export interface TokenLogprobsBackwardOptions {
 }
 
 /**
- * Backward of tokenLogprobs for the upstream gradient `dlogp` [N]: returns dhidden [N, H]
+ * Backward of tokenLogprobs for the upstream gradient `dlogp` [N]; returns dhidden [N, H]
  * (dlogits [N, V] when `lmHead` is null), recomputing each chunk's logits. `lse` comes from
  * the forward; rows with dlogp = 0 are skipped (their gradient rows are 0).
  */
