@@ -129,7 +129,9 @@ export async function run(argv: string[]): Promise<number> {
           '--intermediate', String(s.intermediate), '--vocab', String(s.vocab), '--batch', String(B), '--seq', String(S),
           '--completion', String(C), '--threads', String(machine.threads), '--rope-theta', String(s.ropeTheta), '--eps', String(s.rmsEps), '--tied',
         ], {
-          env: { OMP_NUM_THREADS: String(machine.threads), OPENBLAS_NUM_THREADS: String(machine.threads) },
+          // PASSIVE: idle OpenMP threads sleep instead of spinning. Spinning starves OpenBLAS's own
+          // threads on a busy machine: torch's step took about 3× longer without it (bench/RESULTS.md).
+          env: { OMP_NUM_THREADS: String(machine.threads), OPENBLAS_NUM_THREADS: String(machine.threads), OMP_WAIT_POLICY: 'PASSIVE' },
           unset: ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'],  // as lib/bench/gemm.ts: they slow current OpenBLAS
         });
         if (started.ok) peer = started.data; else peerWhy = started.reason;
