@@ -56,7 +56,8 @@ function ids(n: number, lo: number, hi: number, seed: number): number[] {
   return Array.from({ length: n }, () => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return lo + (x % (hi - lo)); });
 }
 
-interface Trainer { model: Model; batch: SftExample[]; grads: GradBuffers; opt: AdamW; isTrainable: (name: string) => boolean; step(): StepTimes; dispose(): void }
+/** A float32 model with its optimiser and one fixed batch: step() runs one timed training step. */
+interface Trainer { model: Model; batch: SftExample[]; step(): StepTimes; dispose(): void }
 
 async function trainer(dir: string, makeBatch: (m: Model) => SftExample[]): Promise<Trainer> {
   const model = await loadModel(dir, { dtype: 'float32' });
@@ -65,7 +66,7 @@ async function trainer(dir: string, makeBatch: (m: Model) => SftExample[]): Prom
   const opt = AdamW.forModel(model.parameters().filter(([name]) => isTrainable(name)), { weightDecay: 0.01, maxGradNorm: 1 });
   const grads = new GradBuffers(model.weights);
   return {
-    model, batch, grads, opt, isTrainable,
+    model, batch,
     step: () => oursStep(model, batch, grads, opt, isTrainable),
     dispose: () => { grads.dispose(); opt.dispose(); model.dispose(); },
   };
