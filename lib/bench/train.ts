@@ -197,7 +197,7 @@ export async function run(argv: string[]): Promise<number> {
         const o = summarise(steps, tokens);
         const params = tiny.model.parameters().reduce((a, [, p]) => a + p.size, 0);
         cases.push({
-          name: 'tiny qwen2.5-vl + images', shape: `h${shape.hidden} L${shape.layers} V${shape.vocab}, vision depth ${cfg.vision.depth}; 8 × (1 image ${grid.h}×${grid.w} patches + ${tokens / 8 - merged} text tokens)`,
+          name: 'tiny qwen2.5-vl + images', shape: `h${shape.hidden} L${shape.layers} V${shape.vocab}, vision depth ${cfg.vision.depth}; 8 × (${vlBatch[0].inputIds.length} prompt tokens of which ${merged} image (${grid.h}×${grid.w} patches) + ${vlBatch[0].completionIds.length} completion)`,
           tokens, completionTokens: completion, params, gflopPerStep: flops / 1e9, ours: o, mfuPct: (100 * flops) / (o.stepMs * 1e6) / machine.peakGflops,
           peer: 'none (the torch peer has no vision tower)',
         });
