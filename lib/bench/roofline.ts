@@ -143,3 +143,74 @@ export function runPythonPeer<T>(
     });
   });
 }
+
+/** A Python peer that stays running: one JSON line out for each line sent (see startPythonPeer). */
+export interface PythonPeerProcess {
+  /** What the peer printed once ready (its first JSON line). */
+  ready: Record<string, unknown>;
+  /** Sends one command line; resolves with the peer's next JSON line. */
+  request<T>(line: string): Promise<T>;
+  close(): void;
+}
+
+/**
+ * Starts `python script args...` for a conversation (benchmarks whose rounds alternate with the
+ * peer's, so both see the same machine load): resolves once the peer prints its first JSON line
+ * ({ ready... }), or gives { ok: false, reason } when it cannot start. Stderr is relayed as progress.
+ */
+export function startPythonPeer(
+  script: string,
+  args: string[],
+  opts: { python?: string; env?: Record<string, string>; unset?: string[]; timeoutMs?: number } = {},
+): Promise<PeerRun<PythonPeerProcess> | PeerFailure> {
+  const python = opts.python ?? '/usr/bin/python3';
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+  for (const k of opts.unset ?? []) delete env[k];
+  const child = spawn(python, [script, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const waiting: { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }[] = [];
+  let out = '', errLine = '', ended: string | undefined;
+  const fail = (why: string) => {
+    ended ??= why;
+    for (const w of waiting.splice(0)) w.reject(new Error(ended));
+  };
+  child.stdout.on('data', (d: Buffer) => {
+    const lines = (out + d.toString()).split('\n');
+    out = lines.pop() ?? '';
+    for (const l of lines) {
+      if (!l.trim()) continue;
+      const w = waiting.shift();
+      try {
+        w?.resolve(JSON.parse(l) as Record<string, unknown>);
+      } catch (e) {
+        w?.reject(new Error(`${script}: unreadable output (${(e as Error).message})`));
+      }
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    const lines = (errLine + d.toString()).split('\n');
+    errLine = lines.pop() ?? '';
+    for (const l of lines) process.stderr.write(`  [peer] ${l}\n`);
+  });
+  child.on('error', (e) => fail(`${python}: ${e.message}`));
+  child.on('close', (code, signal) => fail(`${script} exited with ${signal ?? code}`));
+  const next = (timeoutMs: number) => new Promise<Record<string, unknown>>((resolve, reject) => {
+    if (ended) return reject(new Error(ended));
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${script}: no answer in ${timeoutMs / 1000} s`)); }, timeoutMs);
+    waiting.push({ resolve: (v) => { clearTimeout(timer); resolve(v); }, reject: (e) => { clearTimeout(timer); reject(e); } });
+  });
+  const timeoutMs = opts.timeoutMs ?? 300_000;
+  return next(timeoutMs).then(
+    (ready): PeerRun<PythonPeerProcess> | PeerFailure => {
+      if (typeof ready.error === 'string') { child.kill(); return { ok: false, reason: ready.error }; }
+      return {
+        ok: true,
+        data: {
+          ready,
+          request: <T>(line: string) => { const r = next(timeoutMs); child.stdin.write(line + '\n'); return r as Promise<T>; },
+          close: () => { child.stdin.end(); },
+        },
+      };
+    },
+    (e: Error) => ({ ok: false, reason: e.message }),
+  );
+}

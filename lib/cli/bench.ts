@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<numbe
   generate: () => import('../bench/generate.js'),
   loss: () => import('../bench/loss.js'),
   serve: () => import('../bench/serve.js'),
+  train: () => import('../bench/train.js'),
 };
 
 export async function bench(argv: string[]): Promise<number> {

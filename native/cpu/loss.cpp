@@ -78,17 +78,6 @@ void backwardRow(const TokenLogprobsBackwardArgs& a, const float* l, int64_t r, 
   d[a.targets[r]] += g;
 }
 
-// rows × cols → cols × rows (dst row stride `rows`), in cache-sized tiles.
-void transpose(const Context& ctx, const float* src, int64_t rows, int64_t cols, float* dst) {
-  constexpr int64_t kTile = 64;
-  ctx.pool->parallelFor((cols + kTile - 1) / kTile, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t c0 = t0 * kTile; c0 < std::min(cols, t1 * kTile); c0 += kTile)
-      for (int64_t r0 = 0; r0 < rows; r0 += kTile)
-        for (int64_t c = c0; c < std::min(cols, c0 + kTile); ++c)
-          for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r) dst[c * rows + r] = src[r * cols + c];
-  });
-}
-
 }  // namespace
 
 void tokenLogprobs(const Context& ctx, const TokenLogprobsArgs& a) {
@@ -117,8 +106,6 @@ void tokenLogprobsBackward(const Context& ctx, const TokenLogprobsBackwardArgs& 
   }
   const int64_t chunk = tokenLogprobsChunkRows(a.chunkRows, a.rows, a.vocab);
   FloatBuffer dz(size_t(chunk) * size_t(a.vocab));
-  std::unique_ptr<FloatBuffer> dzT;
-  if (a.dLmHead) dzT = std::make_unique<FloatBuffer>(size_t(chunk) * size_t(a.vocab));
   for (int64_t r0 = 0; r0 < a.rows; r0 += chunk) {
     const int64_t count = std::min(chunk, a.rows - r0);
     bool any = false;
@@ -137,11 +124,10 @@ void tokenLogprobsBackward(const Context& ctx, const TokenLogprobsBackwardArgs& 
     g.B = a.lmHead; g.dtypeB = a.lmHeadType; g.bTransposed = false; g.ldb = a.hidden;
     g.C = a.dx + r0 * a.hidden; g.ldc = a.hidden;
     gemm(ctx, g);
-    if (a.dLmHead) {  // dLmHead += dzᵀ · x[chunk]
-      transpose(ctx, dz.data, count, a.vocab, dzT->data);
+    if (a.dLmHead) {  // dLmHead += dzᵀ · x[chunk]; the GEMM reads dz [count, vocab] as Aᵀ (no transposed copy)
       GemmArgs h;
       h.M = a.vocab; h.N = a.hidden; h.K = count;
-      h.A = dzT->data; h.lda = count;
+      h.A = dz.data; h.aTransposed = true; h.lda = a.vocab;
       h.B = a.x + r0 * a.hidden; h.dtypeB = DType::F32; h.bTransposed = false; h.ldb = a.hidden;
       h.C = a.dLmHead; h.ldc = a.hidden; h.beta = 1.0f;
       gemm(ctx, h);

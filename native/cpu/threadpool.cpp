@@ -90,10 +90,16 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     JobScope scope;
     fn(0, numThreads_);
   }
-  while (pending_.load(std::memory_order_acquire) != 0) {
+  // Spin while the workers are about done; past that, a worker is not running (a busy machine
+  // descheduled it): yield the core rather than burn the time slice it may be waiting for.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < 20000) {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
+      __builtin_ia32_pause();
 #endif
+    } else {
+      std::this_thread::yield();
+    }
   }
   job_ = nullptr;
 }
