@@ -4,7 +4,7 @@
 // of TRL's GRPOTrainer through the whole model → AdamW. Stages are separable (grpo-stages.ts):
 // rollouts may come from an OpenAI-compatible server instead of the local engine.
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { deriveSeed } from '../random.js';
 import { loadMcqDataset, type McqRecord } from '../eval/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -13,11 +13,11 @@ import { grpoTokenLoss, type GrpoLossType } from '../ops/loss.js';
 import { messagesForQuestion } from '../processing/prompt.js';
 import { loadProcessor } from '../processing/processor.js';
 import { Tensor } from '../tensor.js';
-import { readConfigFile, validate, type Schema } from './config.js';
+import { validate, type Schema } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { computeAdvantages, type ScaleRewards } from './grpo.js';
 import { engineRolloutSource, referenceLogprobs, scoreCompletions, type Rollout, type RolloutPrompt, type RolloutSource } from './grpo-stages.js';
-import { betweenSteps, DataOrder, latestCheckpoint, MetricsLog, type LoopState, type TrainCallbacks } from './loop.js';
+import { betweenSteps, COMMON_SCHEMA, DataOrder, latestCheckpoint, MetricsLog, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
 import { AdamW } from './optim.js';
 import { GradBuffers, trainablePredicate } from './params.js';
 import { lineChartSvg } from './plots.js';
@@ -69,9 +69,7 @@ export interface GrpoConfig {
 
 /** Defaults follow the published R1-style VLM recipes (G = 8, lr 1e-6, β = 0.04, ε = 0.2, τ = 1). */
 export const GRPO_SCHEMA: Schema = {
-  model: { type: 'string', required: true },
-  data: { type: 'string', required: true },
-  output: { type: 'string', required: true },
+  ...COMMON_SCHEMA,
   steps: { type: 'number', integer: true, min: 1, required: true },
   batchSize: { type: 'number', integer: true, min: 1, default: 4 },
   numGenerations: { type: 'number', integer: true, min: 2, default: 8 },
@@ -89,16 +87,7 @@ export const GRPO_SCHEMA: Schema = {
   importanceSamplingLevel: { type: 'enum', values: ['token', 'sequence'], default: 'token' },
   scaleRewards: { type: 'enum', values: ['group', 'batch', 'none'], default: 'group' },
   rewardWeights: { type: 'object', rules: { accuracy: { type: 'number', min: 0, default: 1 }, format: { type: 'number', min: 0, default: 1 } } },
-  maxGradNorm: { type: 'number', min: 0, exclusiveMin: true, default: 1 },
-  weightDecay: { type: 'number', min: 0, default: 0 },
   schedule: { type: 'enum', values: ['constant', 'cosine'], default: 'constant' },
-  warmupSteps: { type: 'number', integer: true, min: 0, default: 0 },
-  seed: { type: 'number', integer: true, min: 0, default: 0 },
-  saveEvery: { type: 'number', integer: true, min: 1 },
-  trainable: { type: 'enum', values: ['default', 'all'], default: 'default' },
-  activationCheckpointing: { type: 'boolean', default: false },
-  dtype: { type: 'enum', values: ['float32', 'bfloat16'] },
-  limit: { type: 'number', integer: true, min: 1 },
   rollout: { type: 'object', rules: {
     source: { type: 'enum', values: ['engine', 'openai'], default: 'engine' },
     baseUrl: { type: 'string' }, model: { type: 'string' }, apiKey: { type: 'string' },
@@ -106,9 +95,7 @@ export const GRPO_SCHEMA: Schema = {
 };
 
 export function readGrpoConfig(file: string): GrpoConfig {
-  const c = readConfigFile<GrpoConfig>(file, GRPO_SCHEMA);
-  const base = resolve(file, '..');
-  return { ...c, model: resolve(base, c.model), data: resolve(base, c.data), output: resolve(base, c.output) };
+  return readLoopConfig<GrpoConfig>(file, GRPO_SCHEMA);
 }
 
 export interface GrpoStepMetrics {
@@ -201,13 +188,7 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
   try {
     const isTrainable = trainablePredicate(model.weights, config.trainable);
     using opt = AdamW.forModel(model.parameters().filter(([name]) => isTrainable(name)), { weightDecay: config.weightDecay, maxGradNorm: config.maxGradNorm });
-    const trainer: LoopState = ckpt ? (ckpt.trainer as unknown as LoopState) : { step: 0, consumed: 0, seed: config.seed, config };
-    if (ckpt) {
-      if (!ckpt.optimizer) throw new Error(`${ckpt.dir} holds no optimizer state: it cannot be resumed exactly`);
-      opt.loadState(ckpt.optimizer);
-      ckpt.close();
-      log(`resumed from ${ckpt.dir} at step ${trainer.step}`);
-    }
+    const trainer = resumeState(ckpt, opt, { step: 0, consumed: 0, seed: config.seed, config }, log);
     const schedule = learningRateSchedule({ kind: config.schedule, lr: config.learningRate, warmupSteps: config.warmupSteps, totalSteps: config.steps });
     const metrics = new MetricsLog<GrpoStepMetrics>(join(config.output, 'metrics.jsonl'));
     await metrics.open(trainer.step);

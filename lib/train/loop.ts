@@ -2,9 +2,12 @@
 // needs only the position), the newest checkpoint of a run, the metrics log (JSONL, rewritten up
 // to the checkpoint's step on resume), and callbacks for progress, notices and stopping.
 import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createRng, deriveSeed } from '../random.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import type { LoadedCheckpoint } from './checkpoint.js';
+import { readConfigFile, type Schema } from './config.js';
+import type { AdamW } from './optim.js';
 
 export interface TrainCallbacks<M> {
   onStep?: (m: M) => void;
@@ -76,4 +79,38 @@ export class MetricsLog<M extends { step: number }> {
 export async function betweenSteps(signal?: AbortSignal): Promise<void> {
   await new Promise((r) => setImmediate(r));
   if (signal?.aborted) throw signal.reason ?? new Error('training aborted');
+}
+
+/** Config keys every training loop has (each loop adds its own and its defaults). */
+export const COMMON_SCHEMA: Schema = {
+  model: { type: 'string', required: true },
+  data: { type: 'string', required: true },
+  output: { type: 'string', required: true },
+  weightDecay: { type: 'number', min: 0, default: 0 },
+  maxGradNorm: { type: 'number', min: 0, exclusiveMin: true, default: 1 },
+  warmupSteps: { type: 'number', integer: true, min: 0, default: 0 },
+  seed: { type: 'number', integer: true, min: 0, default: 0 },
+  saveEvery: { type: 'number', integer: true, min: 1 },
+  trainable: { type: 'enum', values: ['default', 'all'], default: 'default' },
+  activationCheckpointing: { type: 'boolean', default: false },
+  dtype: { type: 'enum', values: ['float32', 'bfloat16'] },
+  limit: { type: 'number', integer: true, min: 1 },
+};
+
+/** Reads and validates a loop's config file; its model, data and output paths are relative to the file. */
+export function readLoopConfig<T extends { model: string; data: string; output: string }>(file: string, schema: Schema): T {
+  const c = readConfigFile<T>(file, schema);
+  const base = resolve(file, '..');
+  return { ...c, model: resolve(base, c.model), data: resolve(base, c.data), output: resolve(base, c.output) };
+}
+
+/** The loop state to continue from: the checkpoint's (its optimizer state loaded into `opt`), or a fresh one. */
+export function resumeState(ckpt: LoadedCheckpoint | undefined, opt: AdamW, fresh: LoopState, log: (line: string) => void): LoopState {
+  if (!ckpt) return fresh;
+  if (!ckpt.optimizer) throw new Error(`${ckpt.dir} holds no optimizer state: it cannot be resumed exactly`);
+  opt.loadState(ckpt.optimizer);
+  ckpt.close();
+  const state = ckpt.trainer as unknown as LoopState;
+  log(`resumed from ${ckpt.dir} at step ${state.step}`);
+  return state;
 }

@@ -4,15 +4,15 @@
 // loss curve and atomic checkpoints that resume bit-exactly. Runs in the calling thread;
 // trainSft() (train-worker.ts) runs it in a worker so the caller's event loop stays free.
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loadMcqDataset } from '../eval/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, type Model } from '../model/model.js';
 import { loadProcessor } from '../processing/processor.js';
-import { ConfigError, readConfigFile, validate, type Schema } from './config.js';
+import { ConfigError, validate, type Schema } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { AdamW } from './optim.js';
-import { betweenSteps, DataOrder, latestCheckpoint, MetricsLog, type LoopState, type TrainCallbacks } from './loop.js';
+import { betweenSteps, COMMON_SCHEMA, DataOrder, latestCheckpoint, MetricsLog, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
 import { GradBuffers, trainablePredicate } from './params.js';
 import { lineChartSvg } from './plots.js';
 import { learningRateSchedule } from './schedule.js';
@@ -57,24 +57,13 @@ export interface SftConfig {
 }
 
 export const SFT_SCHEMA: Schema = {
-  model: { type: 'string', required: true },
-  data: { type: 'string', required: true },
-  output: { type: 'string', required: true },
+  ...COMMON_SCHEMA,
   steps: { type: 'number', integer: true, min: 1 },
   epochs: { type: 'number', min: 0, exclusiveMin: true },
   batchSize: { type: 'number', integer: true, min: 1, default: 8 },
   maxTokens: { type: 'number', integer: true, min: 1, default: 8192 },
   learningRate: { type: 'number', min: 0, exclusiveMin: true, default: 1e-5 },
   schedule: { type: 'enum', values: ['constant', 'cosine'], default: 'cosine' },
-  warmupSteps: { type: 'number', integer: true, min: 0, default: 0 },
-  weightDecay: { type: 'number', min: 0, default: 0 },
-  maxGradNorm: { type: 'number', min: 0, exclusiveMin: true, default: 1 },
-  seed: { type: 'number', integer: true, min: 0, default: 0 },
-  saveEvery: { type: 'number', integer: true, min: 1 },
-  trainable: { type: 'enum', values: ['default', 'all'], default: 'default' },
-  activationCheckpointing: { type: 'boolean', default: false },
-  dtype: { type: 'enum', values: ['float32', 'bfloat16'] },
-  limit: { type: 'number', integer: true, min: 1 },
   lora: {
     type: 'object',
     rules: {
@@ -88,10 +77,7 @@ export const SFT_SCHEMA: Schema = {
 };
 
 export function readSftConfig(file: string): SftConfig {
-  const c = readConfigFile<SftConfig>(file, SFT_SCHEMA);
-  // Paths in the file are relative to the file's folder.
-  const base = resolve(file, '..');
-  return { ...c, model: resolve(base, c.model), data: resolve(base, c.data), output: resolve(base, c.output) };
+  return readLoopConfig<SftConfig>(file, SFT_SCHEMA);
 }
 
 export interface SftStepMetrics {
@@ -138,13 +124,7 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
     const isTrainable = lora ? () => true : trainablePredicate(model.weights, config.trainable);
     const trained = lora ? lora.parameters() : model.parameters().filter(([name]) => isTrainable(name));
     using opt = AdamW.forModel(trained, { weightDecay: config.weightDecay, maxGradNorm: config.maxGradNorm });
-    const trainer: LoopState = ckpt ? (ckpt.trainer as unknown as LoopState) : { step: 0, consumed: 0, seed: config.seed, config };
-    if (ckpt) {
-      if (!ckpt.optimizer) throw new Error(`${ckpt.dir} holds no optimizer state: it cannot be resumed exactly`);
-      opt.loadState(ckpt.optimizer);
-      ckpt.close();
-      log(`resumed from ${ckpt.dir} at step ${trainer.step}`);
-    }
+    const trainer = resumeState(ckpt, opt, { step: 0, consumed: 0, seed: config.seed, config }, log);
     const schedule = learningRateSchedule({ kind: config.schedule, lr: config.learningRate, warmupSteps: config.warmupSteps, totalSteps });
     const metrics = new MetricsLog<SftStepMetrics>(join(config.output, 'metrics.jsonl'));
     await metrics.open(trainer.step);
