@@ -3,6 +3,7 @@
 // unknown keys are errors too (with a did-you-mean), since a misspelt key silently ignored
 // would train with a default nobody chose.
 import { readFileSync } from 'node:fs';
+import { didYouMean } from '../text/did-you-mean.js';
 
 export type Rule =
   | { type: 'string'; required?: boolean; default?: string }
@@ -18,16 +19,6 @@ export class ConfigError extends Error {
     super(message);
     this.name = 'ConfigError';
   }
-}
-
-/** Levenshtein distance (for did-you-mean). */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  }
-  return d[a.length][b.length];
 }
 
 function describe(r: Rule): string {
@@ -69,9 +60,7 @@ export function validate<T>(raw: Record<string, unknown>, schema: Schema, where:
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(raw)) {
     if (key in schema) continue;
-    const near = Object.keys(schema).map((k) => [k, distance(key.toLowerCase(), k.toLowerCase())] as const).sort((a, b) => a[1] - b[1])[0];
-    const hint = near && near[1] <= 3 ? ` (did you mean '${prefix}${near[0]}'?)` : '';
-    throw new ConfigError(`${where}: unknown key '${prefix}${key}'${hint}`);
+    throw new ConfigError(`${where}: unknown key '${prefix}${key}'${didYouMean(key, Object.keys(schema), prefix)}`);
   }
   for (const [key, rule] of Object.entries(schema)) {
     const v = raw[key];
