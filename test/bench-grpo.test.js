@@ -38,6 +38,7 @@ test('gmai bench grpo --quick: five stages of a GRPO step on the tiny model, sha
   t.true(positive(m.rollout.batchedDecodeTokensPerS) && positive(m.rollout.batch1DecodeTokensPerS));
   t.true(Math.abs(m.rollout.ratio - m.rollout.batchedDecodeTokensPerS / m.rollout.batch1DecodeTokensPerS) < 1e-9);
   t.is(m.fullLogitsMB, (3 * 5 * 264 * 4) / (1024 * 1024));
+  t.is(m.gradientBuffersMB, (m.trainableParameters * 4) / (1024 * 1024));
   t.true(positive(m.rssMB));
 });
 

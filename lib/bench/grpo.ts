@@ -82,6 +82,8 @@ export interface GrpoBenchModel {
   };
   /** Peak extra memory of the log-prob stages compared with the full fp32 logits they avoid. */
   fullLogitsMB: number;
+  /** fp32 gradient buffers (4 bytes per trainable parameter): made during backward, as in the loop. */
+  gradientBuffersMB: number;
   rssMB: number;
   peakMeasured: 'VmHWM reset' | 'VmHWM (not reset)';
 }
@@ -208,6 +210,7 @@ async function benchModel(name: string, model: Model, shape: Shape, say: (s: str
     stages, stepSeconds,
     rollout: { batchedDecodeTokensPerS: batched, batch1DecodeTokensPerS: single, ratio: batched / single },
     fullLogitsMB: (completionTotal * vocab * 4) / MB,
+    gradientBuffersMB: (trainable * 4) / MB,
     rssMB: residentBytes().rss / MB,
     peakMeasured: reset ? 'VmHWM reset' : 'VmHWM (not reset)',
   };
@@ -250,6 +253,7 @@ export async function run(argv: string[]): Promise<number> {
       m.stages.map((s) => [s.stage, f(s.seconds, 3), f(100 * s.share), f(s.tokensPerS), s.parametersPerS ? s.parametersPerS.toExponential(2) : '', f(s.peakExtraMB, 0)])));
     process.stdout.write(`step ${f(m.stepSeconds, 2)} s; rollout decode ${f(m.rollout.batchedDecodeTokensPerS)} tokens/s with ${m.generations} sequences as one batch vs ` +
       `${f(m.rollout.batch1DecodeTokensPerS)} tokens/s at batch 1 (×${f(m.rollout.ratio, 2)}); full fp32 logits of the completions would take ${f(m.fullLogitsMB, 0)} MB; ` +
+      `backward's peak includes the fp32 gradient buffers (${f(m.gradientBuffersMB, 0)} MB); ` +
       `resident set ${f(m.rssMB, 0)} MB (${m.peakMeasured})\n`);
   }
   const result: GrpoBenchResult = { threads: info.threads, isa: info.cpuIsa, models };
