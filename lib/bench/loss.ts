@@ -13,14 +13,14 @@ import { formatTable, measureMachine, writeJsonAtomic } from './roofline.js';
 const MB = 1024 * 1024;
 
 /** Resident set and its peak (bytes) from /proc/self/status; the peak since the last reset. */
-function residentBytes(): { rss: number; peak: number } {
+export function residentBytes(): { rss: number; peak: number } {
   const status = readFileSync('/proc/self/status', 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
 /** Resets VmHWM to the current resident set (Linux); false when the kernel refuses. */
-function resetPeak(): boolean {
+export function resetPeak(): boolean {
   try {
     writeFileSync('/proc/self/clear_refs', '5');
     return true;

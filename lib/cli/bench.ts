@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<numbe
   preprocess: () => import('../bench/preprocess.js'),
   generate: () => import('../bench/generate.js'),
   loss: () => import('../bench/loss.js'),
+  grpo: () => import('../bench/grpo.js'),
   serve: () => import('../bench/serve.js'),
   train: () => import('../bench/train.js'),
 };
