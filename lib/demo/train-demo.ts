@@ -21,7 +21,10 @@ export interface DemoTrainOptions {
   output: string;
   /** Seeds the data, the initial weights and both training runs (default 1). */
   seed?: number;
+  /** Train questions in all: the first `trainCount − grpoCount` for SFT, the rest for GRPO. */
   trainCount?: number;
+  /** Train questions kept for GRPO, unseen by SFT (so its rewards come from images the SFT model did not memorise). */
+  grpoCount?: number;
   heldOutCount?: number;
   /** Image side in pixels (default 112: 16 merged vision tokens per image). */
   size?: number;
@@ -60,7 +63,7 @@ export interface DemoReport {
   sft: HeldOutScore | null;
   grpo: HeldOutScore;
   model: { dir: string; hidden: number; layers: number; visionDepth: number; size: number; parameters?: number };
-  data: { seed: number; trainCount: number; heldOutCount: number; size: number };
+  data: { seed: number; trainCount: number; grpoCount: number; heldOutCount: number; size: number };
   seconds: { data: number; sft: number; sftEval: number; grpo: number; grpoEval: number; total: number };
   grpoReward: { first: number; last: number };
   example: DemoExample;
@@ -68,10 +71,11 @@ export interface DemoReport {
 
 /** The demo's settings, measured on 2 CPU cores (see docs/training.md). */
 export const DEMO_DEFAULTS = {
-  seed: 1, trainCount: 320, heldOutCount: 80, size: 112,
+  seed: 1, trainCount: 1120, grpoCount: 160, heldOutCount: 80, size: 112,
   model: { hidden: 64, layers: 2, visionDepth: 2 },
-  sft: { epochs: 4, learningRate: 2e-3, batchSize: 8 },
-  grpo: { steps: 40, batchSize: 4, numGenerations: 6, learningRate: 3e-4, beta: 0.01, temperature: 1, maxCompletionLength: 48 },
+  sft: { epochs: 2, learningRate: 3e-3, batchSize: 4 },
+  // Traces are ≤ 106 bytes (byte-level tokens): 112 tokens always reach '</answer>'.
+  grpo: { steps: 30, batchSize: 4, numGenerations: 6, learningRate: 2e-4, beta: 0.04, temperature: 0.8, maxCompletionLength: 112 },
 };
 
 /** The files a model folder needs (checkpoints also hold optimizer and trainer state). */
@@ -111,7 +115,7 @@ export async function scoreHeldOut(modelDir: string, dataDir: string, records: S
 export async function trainDemo(opts: DemoTrainOptions): Promise<DemoReport> {
   const log = opts.onLog ?? (() => {});
   const seed = opts.seed ?? DEMO_DEFAULTS.seed;
-  const trainCount = opts.trainCount ?? DEMO_DEFAULTS.trainCount, heldOutCount = opts.heldOutCount ?? DEMO_DEFAULTS.heldOutCount;
+  const trainCount = opts.trainCount ?? DEMO_DEFAULTS.trainCount, grpoCount = opts.grpoCount ?? DEMO_DEFAULTS.grpoCount, heldOutCount = opts.heldOutCount ?? DEMO_DEFAULTS.heldOutCount;
   const size = opts.size ?? DEMO_DEFAULTS.size;
   const arch = { ...DEMO_DEFAULTS.model, ...opts.model };
   const sft = { ...DEMO_DEFAULTS.sft, ...opts.sft };
@@ -121,11 +125,14 @@ export async function trainDemo(opts: DemoTrainOptions): Promise<DemoReport> {
   const clock = () => performance.now() / 1000;
   const t0 = clock();
 
-  log(`data: ${trainCount} train + ${heldOutCount} held-out synthetic questions (${size} px, seed ${seed})`);
+  if (!(Number.isSafeInteger(grpoCount) && grpoCount >= 1 && grpoCount < trainCount)) throw new RangeError(`trainDemo: 'grpoCount' must be an integer in 1..trainCount−1, got ${grpoCount}`);
+  log(`data: ${trainCount} train (${trainCount - grpoCount} SFT, ${grpoCount} GRPO) + ${heldOutCount} held-out synthetic questions (${size} px, seed ${seed})`);
   const ds = await writeSyntheticDataset(dataDir, { seed, trainCount, heldOutCount, format: 'png', size });
   // SFT targets: the same records with their templated reasoning trace as the assistant text.
-  const sftFile = join(dataDir, 'sft.jsonl');
-  await writeFileAtomic(sftFile, ds.train.map((r) => JSON.stringify({ ...r, response: reasoningTrace(r) }) + '\n').join(''));
+  const sftFile = join(dataDir, 'sft.jsonl'), grpoFile = join(dataDir, 'grpo.jsonl');
+  const sftRecords = ds.train.slice(0, trainCount - grpoCount);
+  await writeFileAtomic(sftFile, sftRecords.map((r) => JSON.stringify({ ...r, response: reasoningTrace(r) }) + '\n').join(''));
+  await writeFileAtomic(grpoFile, ds.train.slice(trainCount - grpoCount).map((r) => JSON.stringify(r) + '\n').join(''));
   await writeTinyModel(baseDir, { seed, ...arch });
   const t1 = clock();
 
@@ -141,7 +148,7 @@ export async function trainDemo(opts: DemoTrainOptions): Promise<DemoReport> {
 
   log(`GRPO: ${grpo.steps} steps × ${grpo.batchSize} prompts × G=${grpo.numGenerations}, lr ${grpo.learningRate}, β ${grpo.beta}, τ ${grpo.temperature}`);
   const grpoRun = await trainGrpo({
-    model: sftRun.checkpoint, data: ds.trainFile, output: join(out, 'grpo'), steps: grpo.steps, batchSize: grpo.batchSize,
+    model: sftRun.checkpoint, data: grpoFile, output: join(out, 'grpo'), steps: grpo.steps, batchSize: grpo.batchSize,
     numGenerations: grpo.numGenerations, learningRate: grpo.learningRate, beta: grpo.beta, epsilon: 0.2, temperature: grpo.temperature, topP: 1,
     maxCompletionLength: grpo.maxCompletionLength, numIterations: 1, gradientAccumulationSteps: 1, lossType: 'grpo', importanceSamplingLevel: 'token',
     scaleRewards: 'group', rewardWeights: { accuracy: 1, format: 1 }, maxGradNorm: 1, weightDecay: 0, schedule: 'constant', warmupSteps: 0,
@@ -163,7 +170,7 @@ export async function trainDemo(opts: DemoTrainOptions): Promise<DemoReport> {
     sft: sftScore && { accuracy: sftScore.accuracy, formatRate: sftScore.formatRate },
     grpo: { accuracy: grpoScore.accuracy, formatRate: grpoScore.formatRate },
     model: { dir: finalDir, ...arch, size },
-    data: { seed, trainCount, heldOutCount, size },
+    data: { seed, trainCount, grpoCount, heldOutCount, size },
     seconds: { data: t1 - t0, sft: t2 - t1, sftEval: t3 - t2, grpo: t4 - t3, grpoEval: t5 - t4, total: t5 - t0 },
     grpoReward: { first: meanReward(h.slice(0, quarter)), last: meanReward(h.slice(-quarter)) },
     example: ex && { id: ex.id, image: join(dataDir, ex.image), question: ex.question, options: ex.options, answer: ex.answer, text: exAnswer.text, letter: exAnswer.letter },
