@@ -1,5 +1,6 @@
 // `gmai infer --model DIR --image FILE --question TEXT [--options "A=…" …]`: streams the
 // model's reasoning about one image, then prints the parsed answer.
+import { shippedDemoModel } from '../demo/shipped-model.js';
 import { startModelServer } from '../infer/server.js';
 import { numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from './command.js';
 import { displayText } from './display.js';
@@ -7,9 +8,9 @@ import { displayText } from './display.js';
 export const inferCommand: CommandSpec = {
   name: 'infer',
   summary: 'Ask a model a multiple-choice question about an image; streams its reasoning, then prints the parsed answer.',
-  required: ['model', 'image', 'question'],
+  required: ['image', 'question'],
   options: {
-    model: { type: 'string', value: 'DIR', description: 'model folder (config.json, safetensors, tokenizer.json)' },
+    model: { type: 'string', value: 'DIR', description: 'model folder (config.json, safetensors, tokenizer.json; default: the shipped demo model)' },
     image: { type: 'string', value: 'FILE', description: 'PNG, JPEG, WebP, TIFF or DICOM (.dcm) file; small images are upscaled' },
     question: { type: 'string', value: 'TEXT', description: 'the question' },
     options: { type: 'string', value: '"A=text"', multiple: true, description: 'an answer option (repeat; plain texts are lettered in order)' },
@@ -42,7 +43,7 @@ export function parseWindow(text: string | undefined): { center: number; width: 
 export async function infer(argv: string[]): Promise<number> {
   const v = parseCommand(inferCommand, argv);
   if (!v) return 0;
-  const model = stringOption(v, 'model')!, image = stringOption(v, 'image')!, question = stringOption(v, 'question')!;
+  const model = stringOption(v, 'model') ?? shippedDemoModel(), image = stringOption(v, 'image')!, question = stringOption(v, 'question')!;
   const options = parseOptionArgs((v.options as string[] | undefined) ?? []);
   // Every value is checked before the model loads.
   const window = parseWindow(stringOption(v, 'window'));
@@ -52,6 +53,7 @@ export async function infer(argv: string[]): Promise<number> {
     temperature: numberOption(v, 'temperature', 0, { min: 0 }),
     seed: numberOption(v, 'seed', 0, { integer: true, min: 0 }),
   };
+  if (!model) throw new UsageError('option --model is required (this install has no shipped demo model)', 'infer');
   const isDicom = /\.(dcm|dicom)$/i.test(image);
   process.stderr.write(`loading ${model} …\n`);
   const server = await startModelServer(model);

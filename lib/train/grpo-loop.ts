@@ -212,7 +212,10 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
       const t1 = performance.now();
       // 2. rewards and advantages.
       const B = rollouts.length;
-      const scored = await scoreCompletions(rewardFns, rollouts.map((r, b) => ({ prompt: picked[Math.floor(b / G)].text, completion: r.text, record: picked[Math.floor(b / G)].record })));
+      // Rewards score the decoded completion tokens (what the loss trains on): generation drops
+      // the stop string from `text`, and without '</answer>' no completion would be well formed.
+      const completionText = (r: Rollout) => processor.tokenizer.decode(r.completionIds, { skipSpecialTokens: true });
+      const scored = await scoreCompletions(rewardFns, rollouts.map((r, b) => ({ prompt: picked[Math.floor(b / G)].text, completion: completionText(r), record: picked[Math.floor(b / G)].record })));
       const adv = computeAdvantages({
         rewardsPerFunc: { data: scored.perFunction.flat(), shape: [B, rewardFns.length] }, rewardWeights: scored.weights, groupSize: G, scaleRewards: config.scaleRewards,
       });
