@@ -60,7 +60,7 @@ export interface GrpoConfig {
   saveEvery?: number;
   trainable: 'default' | 'all';
   /** Keep only each decoder layer's input during the forward and recompute the layer in backward (less memory, ~1/3 more compute). */
-  activationCheckpointing: boolean;
+  activationCheckpointing?: boolean;
   dtype?: 'float32' | 'bfloat16';
   limit?: number;
   /** Where rollouts come from: the local engine (default) or an OpenAI-compatible server. */

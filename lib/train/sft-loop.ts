@@ -44,7 +44,7 @@ export interface SftConfig {
   saveEvery?: number;
   trainable: 'default' | 'all';
   /** Keep only each decoder layer's input during the forward and recompute the layer in backward (less memory, ~1/3 more compute). */
-  activationCheckpointing: boolean;
+  activationCheckpointing?: boolean;
   /** Weights in memory while training (compute is float32 either way). */
   dtype?: 'float32' | 'bfloat16';
   /** Stop after this many records have been prepared (quick runs). */
