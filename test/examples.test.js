@@ -1,11 +1,13 @@
 // The examples run as users would run them: the batch DICOM evaluation over a folder of real
-// DICOM studies (examples/http-server.mjs is driven in test/serving.test.js).
+// DICOM studies, GRPO with a custom reward function (examples/http-server.mjs is driven in
+// test/serving.test.js).
 import test from 'ava';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeTinyModel } from '../dist/index.js';
+import { writeSyntheticDataset, writeTinyModel } from '../dist/index.js';
 import { evaluateStudies, listStudies } from '../examples/batch-dicom.mjs';
+import { concise, train } from '../examples/custom-reward.mjs';
 import { fixture } from './helpers.js';
 
 test('batch-dicom evaluates every study of a folder, scores the known answers and reports unreadable ones', async (t) => {
@@ -46,4 +48,20 @@ test('batch-dicom evaluates every study of a folder, scores the known answers an
   t.is(accuracy, known.filter((r) => r.letter === answers[r.study]).length / 3);
   const written = readFileSync(resultsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.deepEqual(written, rows);
+});
+
+test('custom-reward: GRPO scores the user reward functions beside accuracy and format, each with its weight', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gmai-reward-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await writeTinyModel(join(dir, 'model'), { seed: 3, layers: 2, visionDepth: 2 });
+  await writeSyntheticDataset(join(dir, 'data'), { seed: 4, trainCount: 4, heldOutCount: 0, format: 'png', size: 64 });
+  const r = await train(join(dir, 'model'), join(dir, 'data', 'train.jsonl'), join(dir, 'out'), 1, { maxCompletionLength: 8 });
+  const m = r.metrics[0];
+  t.deepEqual(Object.keys(m.rewards).sort(), ['accuracy', 'concise', 'format', 'mentions_modality']);
+  // The weighted sum the advantages use: 1·accuracy + 1·format + 0.2·concise + 0.1·mentions_modality.
+  const expected = m.rewards.accuracy.mean + m.rewards.format.mean + 0.2 * m.rewards.concise.mean + 0.1 * m.rewards.mentions_modality.mean;
+  t.true(Math.abs(m.reward - expected) < 1e-9, `reward ${m.reward} vs ${expected}`);
+  t.is(concise(10)({ completion: '<think>short</think><answer>A</answer>' }), 1);
+  t.is(concise(10)({ completion: '<think>' + 'x'.repeat(25) + '</think>' }), 0);
+  t.is(concise(10)({ completion: 'no reasoning' }), 0);
 });
