@@ -3,6 +3,7 @@
 // the adapter is saved in PEFT's layout; merging (in memory, by loadModel's { adapter }, or
 // into a checkpoint by mergeLora) gives the adapter model's logits; a LoRA SFT run lowers the loss.
 import test from 'ava';
+import { directionalCheck } from './directional-check.js';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,31 +97,7 @@ for (const dropout of [0, 0.3]) {
     for (const [name, g] of grads) t.true(g.some((v) => v !== 0), `${name} receives a gradient`);
     const loss = async () => (await sftLossAndGrads(model, example, { lora })).loss;
     for (let trial = 0; trial < 3; trial++) {
-      const base = new Map(), dir = new Map();
-      let predicted = 0, magnitude = 0;
-      for (const [name, p] of lora.params) {
-        base.set(name, p.toArray());
-        const d = Float32Array.from({ length: p.size }, () => r.next() * 2 - 1);
-        dir.set(name, d);
-        const g = grads.get(name);
-        for (let i = 0; i < d.length; i++) {
-          predicted += g[i] * d[i];
-          magnitude += Math.abs(g[i] * d[i]);
-        }
-      }
-      // Richardson-extrapolated central differences (error O(ε⁴)): a step large enough that the
-      // float32 forward's rounding stays far below the difference.
-      const eps = 2e-3;
-      const shifted = async (s) => {
-        for (const [name, p] of lora.params) p.write(Float32Array.from(base.get(name), (v, i) => v + s * dir.get(name)[i]));
-        return loss();
-      };
-      const d1 = (await shifted(eps) - await shifted(-eps)) / (2 * eps);
-      const d2 = (await shifted(2 * eps) - await shifted(-2 * eps)) / (4 * eps);
-      const numeric = (4 * d1 - d2) / 3;
-      for (const [name, p] of lora.params) p.write(base.get(name));
-      // Relative to the derivative, or (when the terms of gradient·direction cancel to near 0) to their scale.
-      const rel = Math.abs(numeric - predicted) / Math.max(1e-3, Math.abs(numeric), magnitude / 100);
+      const { numeric, predicted, rel } = await directionalCheck({ params: lora.params, grads, loss, r, eps: 2e-3 });
       t.true(rel < 2e-3, `direction ${trial} (seed ${seed}): finite differences ${numeric} vs gradient·direction ${predicted} (relative ${rel})`);
       t.log(`direction ${trial}: finite differences ${numeric.toPrecision(6)}, gradient·direction ${predicted.toPrecision(6)}, relative ${rel.toExponential(2)}`);
     }

@@ -2,6 +2,7 @@
 // scoreCompletion (the inference path), and its gradients — every parameter, vision tower
 // included — match directional finite differences of that loss, with tied and untied embeddings.
 import test from 'ava';
+import { directionalCheck } from './directional-check.js';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,38 +51,14 @@ for (const [caseName, tied] of [['single-image-f32', false], ['single-image-f32'
     const params = new Map(model.parameters());
     t.deepEqual([...grads.keys()].sort(), [...params.keys()].sort(), 'a gradient for every parameter');
     for (const [name, g] of grads) t.is(g.length, params.get(name).size, `${name}: gradient size`);
-    // Three random directions; in each, d/dε L(θ + ε·D) by central differences vs Σ grad·D.
+    // Three random directions; in each, d/dε L(θ + ε·D) by finite differences vs Σ grad·D.
     const r = rng(seed + 1);
     const score = async () => {
       const lp = await model.scoreCompletion(example, example.completionIds);
       return -lp.reduce((s, x) => s + x, 0) / lp.length;
     };
     for (let trial = 0; trial < 3; trial++) {
-      const base = new Map(), dir = new Map();
-      let predicted = 0, magnitude = 0;
-      for (const [name, p] of params) {
-        base.set(name, p.toArray());
-        const d = Float32Array.from({ length: p.size }, () => r.next() * 2 - 1);
-        dir.set(name, d);
-        const g = grads.get(name);
-        for (let i = 0; i < d.length; i++) {
-          predicted += g[i] * d[i];
-          magnitude += Math.abs(g[i] * d[i]);
-        }
-      }
-      const eps = 1e-3;
-      const shifted = async (s) => {
-        for (const [name, p] of params) p.write(Float32Array.from(base.get(name), (v, i) => v + s * dir.get(name)[i]));
-        return score();
-      };
-      // Central differences at ε and ε/2, Richardson-extrapolated: the O(ε²) truncation error
-      // cancels (the directions move every parameter, so the curvature terms are not small).
-      const central = async (e) => (await shifted(e) - await shifted(-e)) / (2 * e);
-      const numeric = (4 * await central(eps / 2) - await central(eps)) / 3;
-      for (const [name, p] of params) p.write(base.get(name));
-      // Relative to the derivative, floored at 1% of Σ|g·d| (a direction where the terms cancel
-      // leaves a small derivative that float32 noise dominates).
-      const rel = Math.abs(numeric - predicted) / Math.max(Math.abs(numeric), 0.01 * magnitude);
+      const { numeric, predicted, rel } = await directionalCheck({ params, grads, loss: score, r, eps: 5e-4 });
       t.log(`direction ${trial}: relative difference ${rel.toExponential(2)}`);
       t.true(rel < 2e-3, `direction ${trial} (seed ${seed}): finite differences ${numeric} vs gradient·direction ${predicted} (relative ${rel})`);
     }
