@@ -3,30 +3,17 @@
 // at a time (each chunk is one call of the GEMM kernel, threaded inside), and the GRPO
 // per-token loss (one row per task; the row maths is shared with CUDA in grpo_row.h).
 #include <cmath>
-#include <cstdlib>
-#include <memory>
-#include <new>
 #include <vector>
 
 #include "gmai/ops.h"
 #include "grpo_row.h"
+#include "scratch.h"
 #include "simd.h"
 #include "vmath.h"
 
 namespace gmai::cpu {
 
 namespace {
-
-// A 64-byte aligned float buffer; freed on scope exit.
-struct FloatBuffer {
-  explicit FloatBuffer(size_t n) : data(static_cast<float*>(std::aligned_alloc(64, ((n ? n : 1) * 4 + 63) / 64 * 64))) {
-    if (!data) throw std::bad_alloc();
-  }
-  ~FloatBuffer() { std::free(data); }
-  FloatBuffer(const FloatBuffer&) = delete;
-  FloatBuffer& operator=(const FloatBuffer&) = delete;
-  float* data;
-};
 
 // logits[r0 .. r0+count) = x[r0 ..] · lmHeadᵀ into buf [count, vocab].
 template <typename Args>
@@ -83,15 +70,15 @@ void backwardRow(const TokenLogprobsBackwardArgs& a, const float* l, int64_t r, 
 void tokenLogprobs(const Context& ctx, const TokenLogprobsArgs& a) {
   const int64_t chunk = tokenLogprobsChunkRows(a.chunkRows, a.rows, a.vocab);
   const int threads = ctx.pool->size();
-  FloatBuffer scratch(size_t(threads) * size_t(a.vocab));  // one softmax row per thread
-  std::unique_ptr<FloatBuffer> logits;
-  if (a.lmHead) logits = std::make_unique<FloatBuffer>(size_t(chunk) * size_t(a.vocab));
+  // Reused per calling thread (fresh buffers of this size cost more in page faults than the work).
+  float* rows = threadScratch(ScratchSlot::LossRows, size_t(threads) * size_t(a.vocab));  // one softmax row per pool thread
+  float* logits = a.lmHead ? threadScratch(ScratchSlot::LossChunk, size_t(std::min(chunk, a.rows)) * size_t(a.vocab)) : nullptr;
   for (int64_t r0 = 0; r0 < a.rows; r0 += chunk) {
     const int64_t count = std::min(chunk, a.rows - r0);
     const float* l = a.x + r0 * a.vocab;
-    if (a.lmHead) { chunkLogits(ctx, a, r0, count, logits->data); l = logits->data; }
+    if (a.lmHead) { chunkLogits(ctx, a, r0, count, logits); l = logits; }
     ctx.pool->run([&](int tid, int nt) {
-      float* w = scratch.data + size_t(tid) * size_t(a.vocab);
+      float* w = rows + size_t(tid) * size_t(a.vocab);
       for (int64_t i = tid; i < count; i += nt) forwardRow(a, l + i * a.vocab, r0 + i, w);
     });
   }
@@ -105,7 +92,7 @@ void tokenLogprobsBackward(const Context& ctx, const TokenLogprobsBackwardArgs& 
     return;
   }
   const int64_t chunk = tokenLogprobsChunkRows(a.chunkRows, a.rows, a.vocab);
-  FloatBuffer dz(size_t(chunk) * size_t(a.vocab));
+  float* dz = threadScratch(ScratchSlot::LossChunk, size_t(std::min(chunk, a.rows)) * size_t(a.vocab));
   for (int64_t r0 = 0; r0 < a.rows; r0 += chunk) {
     const int64_t count = std::min(chunk, a.rows - r0);
     bool any = false;
@@ -114,20 +101,20 @@ void tokenLogprobsBackward(const Context& ctx, const TokenLogprobsBackwardArgs& 
       for (int64_t i = 0; i < count * a.hidden; ++i) a.dx[r0 * a.hidden + i] = 0.0f;
       continue;
     }
-    chunkLogits(ctx, a, r0, count, dz.data);
+    chunkLogits(ctx, a, r0, count, dz);
     ctx.pool->parallelFor(count, 1, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) backwardRow(a, dz.data + i * a.vocab, r0 + i, dz.data + i * a.vocab);
+      for (int64_t i = i0; i < i1; ++i) backwardRow(a, dz + i * a.vocab, r0 + i, dz + i * a.vocab);
     });
     GemmArgs g;  // dx[chunk] = dz · lmHead   (lmHead [vocab, hidden] is [K, N])
     g.M = count; g.N = a.hidden; g.K = a.vocab;
-    g.A = dz.data; g.lda = a.vocab;
+    g.A = dz; g.lda = a.vocab;
     g.B = a.lmHead; g.dtypeB = a.lmHeadType; g.bTransposed = false; g.ldb = a.hidden;
     g.C = a.dx + r0 * a.hidden; g.ldc = a.hidden;
     gemm(ctx, g);
     if (a.dLmHead) {  // dLmHead += dzᵀ · x[chunk]; the GEMM reads dz [count, vocab] as Aᵀ (no transposed copy)
       GemmArgs h;
       h.M = a.vocab; h.N = a.hidden; h.K = count;
-      h.A = dz.data; h.aTransposed = true; h.lda = a.vocab;
+      h.A = dz; h.aTransposed = true; h.lda = a.vocab;
       h.B = a.x + r0 * a.hidden; h.dtypeB = DType::F32; h.bTransposed = false; h.ldb = a.hidden;
       h.C = a.dLmHead; h.ldc = a.hidden; h.beta = 1.0f;
       gemm(ctx, h);

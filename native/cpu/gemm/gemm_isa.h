@@ -12,13 +12,10 @@
 #include <cstdint>
 
 #include "gmai/ops.h"
+#include "../scratch.h"
 
 namespace gmai::cpu::gemm_detail {
 
-// 64-byte aligned float scratch of this thread, reused across calls (slot 0: packed A,
-// 1: packed B, 2: even/odd-split A, 3: a transposed small A copied to [M, K]). Fresh
-// multi-megabyte buffers per call would cost more in page faults than the packing itself. Valid until the same thread asks for the slot again.
-float* threadScratch(int slot, size_t count);
 
 // One ISA's implementation of gmai::cpu::gemm and gemmGroup (defined by gemm_impl.inc).
 struct GemmImpl {
