@@ -19,7 +19,7 @@ export { grpoLoss, computeAdvantages } from './train/grpo.js';
 export { sftLossAndGrads } from './train/sft.js';
 export type { SftExample, SftLossAndGrads } from './train/sft.js';
 export { trainSft, trainGrpo, runSft, runGrpo, readSftConfig, readGrpoConfig } from './train/index.js';
-export type { SftConfig, SftResult, SftStepMetrics, GrpoConfig, GrpoResult, GrpoStepMetrics, GrpoRunOptions, TrainCallbacks } from './train/index.js';
+export type { SftConfig, SftResult, SftStepMetrics, GrpoConfig, GrpoResult, GrpoStepMetrics, GrpoRunOptions, TrainCallbacks, CommonLoopConfig } from './train/index.js';
 export type { RolloutSource, Rollout, RolloutPrompt, RolloutOptions } from './train/grpo-stages.js';
 export { engineRolloutSource } from './train/grpo-stages.js';
 export { openAiRolloutSource } from './train/rollout-openai.js';

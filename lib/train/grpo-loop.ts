@@ -17,7 +17,7 @@ import { validate, type Schema } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { computeAdvantages, type ScaleRewards } from './grpo.js';
 import { engineRolloutSource, referenceLogprobs, scoreCompletions, type Rollout, type RolloutPrompt, type RolloutSource } from './grpo-stages.js';
-import { betweenSteps, COMMON_SCHEMA, DataOrder, latestCheckpoint, MetricsLog, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
+import { betweenSteps, COMMON_SCHEMA, type CommonLoopConfig, DataOrder, latestCheckpoint, MetricsLog, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
 import { AdamW } from './optim.js';
 import { GradBuffers, trainablePredicate } from './params.js';
 import { lineChartSvg } from './plots.js';
@@ -26,15 +26,11 @@ import { learningRateSchedule } from './schedule.js';
 import { backwardInto, completionLogprobs, trainingTape } from './sft.js';
 import { openAiRolloutSource } from './rollout-openai.js';
 
-export interface GrpoConfig {
-  model: string;
-  data: string;
-  output: string;
+export interface GrpoConfig extends CommonLoopConfig {
   steps: number;
   /** Prompts per step; each gets `numGenerations` completions. */
   batchSize: number;
   numGenerations: number;
-  learningRate: number;
   /** KL coefficient to the reference model (0: no reference model is loaded). */
   beta: number;
   /** Clip range: ratio ∈ [1 − epsilon, 1 + epsilonHigh]. */
@@ -52,17 +48,6 @@ export interface GrpoConfig {
   importanceSamplingLevel: 'token' | 'sequence';
   scaleRewards: ScaleRewards;
   rewardWeights: { accuracy: number; format: number };
-  maxGradNorm: number;
-  weightDecay: number;
-  schedule: 'constant' | 'cosine';
-  warmupSteps: number;
-  seed: number;
-  saveEvery?: number;
-  trainable: 'default' | 'all';
-  /** Keep only each decoder layer's input during the forward and recompute the layer in backward (less memory, ~1/3 more compute). */
-  activationCheckpointing?: boolean;
-  dtype?: 'float32' | 'bfloat16';
-  limit?: number;
   /** Where rollouts come from: the local engine (default) or an OpenAI-compatible server. */
   rollout?: { source: 'engine' | 'openai'; baseUrl?: string; model?: string; apiKey?: string };
 }

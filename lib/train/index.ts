@@ -40,4 +40,4 @@ export { readSftConfig, runSft } from './sft-loop.js';
 export { readGrpoConfig, runGrpo } from './grpo-loop.js';
 export type { SftConfig, SftResult, SftStepMetrics } from './sft-loop.js';
 export type { GrpoConfig, GrpoResult, GrpoStepMetrics, GrpoRunOptions } from './grpo-loop.js';
-export type { TrainCallbacks } from './loop.js';
+export type { TrainCallbacks, CommonLoopConfig } from './loop.js';

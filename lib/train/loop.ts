@@ -81,6 +81,31 @@ export async function betweenSteps(signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) throw signal.reason ?? new Error('training aborted');
 }
 
+/** What every training loop's config has (COMMON_SCHEMA validates it). */
+export interface CommonLoopConfig {
+  /** Model folder (HF layout) to start from. */
+  model: string;
+  /** JSONL data (the layouts `gmai eval` reads). */
+  data: string;
+  /** Folder for checkpoints, metrics.jsonl and the curves. */
+  output: string;
+  learningRate: number;
+  schedule: 'constant' | 'cosine';
+  warmupSteps: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  seed: number;
+  /** Save a checkpoint every this many steps (and at the end). */
+  saveEvery?: number;
+  trainable: 'default' | 'all';
+  /** Keep only each decoder layer's input during the forward and recompute the layer in backward (less memory, ~1/3 more compute). */
+  activationCheckpointing?: boolean;
+  /** Weights in memory while training (compute is float32 either way). */
+  dtype?: 'float32' | 'bfloat16';
+  /** Use the first N records (quick runs). */
+  limit?: number;
+}
+
 /** Config keys every training loop has (each loop adds its own and its defaults). */
 export const COMMON_SCHEMA: Schema = {
   model: { type: 'string', required: true },

@@ -12,7 +12,7 @@ import { loadProcessor } from '../processing/processor.js';
 import { ConfigError, validate, type Schema } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { AdamW } from './optim.js';
-import { betweenSteps, COMMON_SCHEMA, DataOrder, latestCheckpoint, MetricsLog, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
+import { betweenSteps, COMMON_SCHEMA, type CommonLoopConfig, DataOrder, latestCheckpoint, MetricsLog, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
 import { GradBuffers, trainablePredicate } from './params.js';
 import { lineChartSvg } from './plots.js';
 import { learningRateSchedule } from './schedule.js';
@@ -20,13 +20,7 @@ import { microBatches, prepareSftExamples, type PreparedExample } from './sft-da
 import { sftBackward } from './sft.js';
 import { attachLora, TEXT_LORA_TARGETS, type LoraAdapters } from './lora.js';
 
-export interface SftConfig {
-  /** Model folder (HF layout) to start from. */
-  model: string;
-  /** JSONL data (the layouts `gmai eval` reads; `response` = full assistant text to learn). */
-  data: string;
-  /** Folder for checkpoints, metrics.jsonl and loss.svg. */
-  output: string;
+export interface SftConfig extends CommonLoopConfig {
   /** Optimiser steps (default: one epoch's worth when `epochs` is not given either). */
   steps?: number;
   epochs?: number;
@@ -34,21 +28,6 @@ export interface SftConfig {
   batchSize: number;
   /** Token budget of one micro-batch (prompt + completion tokens, images included). */
   maxTokens: number;
-  learningRate: number;
-  schedule: 'constant' | 'cosine';
-  warmupSteps: number;
-  weightDecay: number;
-  maxGradNorm: number;
-  seed: number;
-  /** Save a checkpoint every this many steps (and at the end). */
-  saveEvery?: number;
-  trainable: 'default' | 'all';
-  /** Keep only each decoder layer's input during the forward and recompute the layer in backward (less memory, ~1/3 more compute). */
-  activationCheckpointing?: boolean;
-  /** Weights in memory while training (compute is float32 either way). */
-  dtype?: 'float32' | 'bfloat16';
-  /** Stop after this many records have been prepared (quick runs). */
-  limit?: number;
   /**
    * Train LoRA adapters instead of the weights (`trainable` is then ignored): checkpoints hold
    * the adapter in PEFT's layout plus the optimizer and trainer state.

@@ -15,17 +15,6 @@ namespace gmai::cpu {
 
 namespace {
 
-// logits[r0 .. r0+count) = x[r0 ..] · lmHeadᵀ into buf [count, vocab].
-template <typename Args>
-void chunkLogits(const Context& ctx, const Args& a, int64_t r0, int64_t count, float* buf) {
-  GemmArgs g;
-  g.M = count; g.N = a.vocab; g.K = a.hidden;
-  g.A = a.x + r0 * a.hidden; g.lda = a.hidden;
-  g.B = a.lmHead; g.dtypeB = a.lmHeadType; g.bTransposed = true; g.ldb = a.hidden;
-  g.C = buf; g.ldc = a.vocab;
-  gemm(ctx, g);
-}
-
 // Σ_v w[v]·l[v] in double, in blocks of float partial sums (the compiler vectorises them).
 GMAI_MULTIVERSION double weightedSum(const float* w, const float* l, int64_t n) {
   double total = 0.0;
@@ -76,7 +65,7 @@ void tokenLogprobs(const Context& ctx, const TokenLogprobsArgs& a) {
   for (int64_t r0 = 0; r0 < a.rows; r0 += chunk) {
     const int64_t count = std::min(chunk, a.rows - r0);
     const float* l = a.x + r0 * a.vocab;
-    if (a.lmHead) { chunkLogits(ctx, a, r0, count, logits); l = logits; }
+    if (a.lmHead) { gemm(ctx, chunkLogitsGemm(a, r0, count, logits)); l = logits; }
     ctx.pool->run([&](int tid, int nt) {
       float* w = rows + size_t(tid) * size_t(a.vocab);
       for (int64_t i = tid; i < count; i += nt) forwardRow(a, l + i * a.vocab, r0 + i, w);
@@ -101,7 +90,7 @@ void tokenLogprobsBackward(const Context& ctx, const TokenLogprobsBackwardArgs& 
       for (int64_t i = 0; i < count * a.hidden; ++i) a.dx[r0 * a.hidden + i] = 0.0f;
       continue;
     }
-    chunkLogits(ctx, a, r0, count, dz);
+    gemm(ctx, chunkLogitsGemm(a, r0, count, dz));
     ctx.pool->parallelFor(count, 1, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) backwardRow(a, dz + i * a.vocab, r0 + i, dz + i * a.vocab);
     });

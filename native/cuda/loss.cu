@@ -67,16 +67,6 @@ __global__ void transposeKernel(const float* src, int64_t rows, int64_t cols, fl
   }
 }
 
-template <typename Args>
-void chunkLogits(const Context& ctx, const Args& a, int64_t r0, int64_t count, float* buf) {
-  GemmArgs g;
-  g.M = count; g.N = a.vocab; g.K = a.hidden;
-  g.A = a.x + r0 * a.hidden; g.lda = a.hidden;
-  g.B = a.lmHead; g.dtypeB = a.lmHeadType; g.bTransposed = true; g.ldb = a.hidden;
-  g.C = buf; g.ldc = a.vocab;
-  gemm(ctx, g);
-}
-
 __global__ void grpoRowTokens(GrpoTokenLossArgs a, double* tokens) {
   const int64_t b = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (b < a.B) tokens[b] = grpo::rowTokens(a, b);
@@ -109,7 +99,7 @@ void tokenLogprobs(const Context& ctx, const TokenLogprobsArgs& a) {
   float* buf = reinterpret_cast<float*>(logits.data());
   for (int64_t r0 = 0; r0 < a.rows; r0 += chunk) {
     const int64_t count = std::min(chunk, a.rows - r0);
-    chunkLogits(ctx, a, r0, count, buf);
+    gemm(ctx, chunkLogitsGemm(a, r0, count, buf));
     forwardRows<<<unsigned(count), kThreads, 0, stream>>>(a, buf, r0);
     checkLaunch("tokenLogprobs");
   }
@@ -129,7 +119,7 @@ void tokenLogprobsBackward(const Context& ctx, const TokenLogprobsBackwardArgs& 
   float* dzT = reinterpret_cast<float*>(dzTBuf.data());
   for (int64_t r0 = 0; r0 < a.rows; r0 += chunk) {
     const int64_t count = std::min(chunk, a.rows - r0);
-    chunkLogits(ctx, a, r0, count, dz);
+    gemm(ctx, chunkLogitsGemm(a, r0, count, dz));
     backwardRows<<<unsigned(count), kThreads, 0, stream>>>(a, dz, dz, r0);
     checkLaunch("tokenLogprobsBackward");
     GemmArgs g;  // dx[chunk] = dz · lmHead   (lmHead [vocab, hidden] is [K, N])

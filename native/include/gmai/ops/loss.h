@@ -50,6 +50,18 @@ inline int64_t tokenLogprobsChunkRows(int64_t chunkRows, int64_t rows, int64_t v
   return c < rows ? c : (rows > 0 ? rows : 1);
 }
 
+// The GEMM of one chunk's logits, the same for both backends: rows [r0, r0 + count) of
+// x · lmHeadᵀ into buf [count, vocab] (Args: TokenLogprobsArgs or TokenLogprobsBackwardArgs).
+template <typename Args>
+GemmArgs chunkLogitsGemm(const Args& a, int64_t r0, int64_t count, float* buf) {
+  GemmArgs g;
+  g.M = count; g.N = a.vocab; g.K = a.hidden;
+  g.A = a.x + r0 * a.hidden; g.lda = a.hidden;
+  g.B = a.lmHead; g.dtypeB = a.lmHeadType; g.bTransposed = true; g.ldb = a.hidden;
+  g.C = buf; g.ldc = a.vocab;
+  return g;
+}
+
 // The GRPO per-token loss of TRL's GRPOTrainer._compute_loss (v0.26), its gradient with
 // respect to the per-token log-probs, and the sums behind TRL's logged metrics. B rows
 // (completions) of T tokens; formulas in test/fixtures/grpo/README.md:
