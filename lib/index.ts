@@ -3,7 +3,7 @@ export { Tensor, disposeAll, numel } from './tensor.js';
 export type { Device, Shape } from './tensor.js';
 export type { DType } from './dtype.js';
 export * as ops from './ops/index.js';
-export { runtimeInfo } from './runtime.js';
+export { releaseCachedMemory, runtimeInfo } from './runtime.js';
 export type { Runtime } from './runtime.js';
 export { loadModel, Model, Session } from './model/index.js';
 export type { ForwardOptions, ForwardResult, LoadModelOptions, ModelInputs, ModelConfig } from './model/index.js';

@@ -14,6 +14,9 @@ export interface RuntimeInfo {
   avx512bf16: boolean;
   threads: number;
   cuda: boolean;
+  /** Freed large host blocks kept for reuse (native/addon/host_cache.h), and their cap. */
+  hostCacheBytes: number;
+  hostCacheCapBytes: number;
 }
 
 export interface ProbeResult { value: number; seconds: number; isa: string }
@@ -40,6 +43,10 @@ export interface GrpoTokenLossConfig {
 export interface NativeAddon {
   // Tensors (tensor_api.cc)
   empty(dtype: number, shape: number[], device?: string): Handle;
+  /** Like empty, with every byte zero. */
+  zeros(dtype: number, shape: number[], device?: string): Handle;
+  /** Frees the recycled host blocks; returns their bytes. */
+  releaseCachedMemory(): number;
   fromArray(data: ArrayBufferView, dtype: number, shape: number[], copy: boolean): Handle;
   read(h: Handle): ArrayBuffer;
   readFloat32(h: Handle): Float32Array;
@@ -117,7 +124,7 @@ export interface NativeAddon {
 
 /** Every export of NativeAddon by name; `cudaDevices` only in CUDA builds. */
 export const NATIVE_EXPORTS = [
-  'empty', 'fromArray', 'read', 'readFloat32', 'write', 'view', 'copy', 'dispose', 'isAlive', 'deviceOf', 'mapFile',
+  'empty', 'zeros', 'releaseCachedMemory', 'fromArray', 'read', 'readFloat32', 'write', 'view', 'copy', 'dispose', 'isAlive', 'deviceOf', 'mapFile',
   'gemm', 'gemmGroup', 'binary', 'scale', 'swiglu', 'swigluBackward', 'softmax', 'softmaxBackward', 'sumRows', 'convert',
   'embedding', 'embeddingBackward', 'rmsnorm', 'rmsnormBackward', 'opTable', 'runtimeInfo', 'setComputeNice',
   'attention', 'attentionBackward', 'rope', 'ropeBackward', 'scatterRows', 'gelu', 'geluBackward',

@@ -11,6 +11,12 @@ export interface Runtime {
   avx512bf16: boolean;
   threads: number;
   gpus: { name: string; memoryBytes: number }[];
+  /**
+   * Host memory of freed large tensors kept for reuse (a training step allocates the same sizes
+   * every time; recycling them spares a page fault per 4 KB), and the most that is kept:
+   * GMAI_HOST_CACHE_MB (default 1024; 0 turns recycling off).
+   */
+  hostCache: { cachedBytes: number; capBytes: number };
 }
 
 export function runtimeInfo(): Runtime {
@@ -25,5 +31,11 @@ export function runtimeInfo(): Runtime {
     avx512bf16: info.avx512bf16,
     threads: info.threads,
     gpus,
+    hostCache: { cachedBytes: info.hostCacheBytes, capBytes: info.hostCacheCapBytes },
   };
+}
+
+/** Hands the recycled host blocks back to the system (see Runtime.hostCache); returns their bytes. */
+export function releaseCachedMemory(): number {
+  return native().releaseCachedMemory();
 }

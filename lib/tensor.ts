@@ -51,8 +51,10 @@ export class Tensor<D extends DType = DType> implements Disposable {
     return Tensor.from<'float32'>(new Float32Array(numel(shape)).fill(value), shape, opts);
   }
 
+  /** A float32 tensor of zeros, made where it lives (no host array, no copy). */
   static zeros(shape: Shape, opts: { device?: Device } = {}): Tensor<'float32'> {
-    return Tensor.full(shape, 0, opts);
+    const s = checkShape(shape), device = opts.device ?? 'cpu';
+    return new Tensor<'float32'>(native().zeros(dtypeCode.float32, s, device), 'float32', s, device);
   }
 
   /**

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Tensor, ops, runtimeInfo } from '../dist/index.js';
+import { Tensor, ops, releaseCachedMemory, runtimeInfo } from '../dist/index.js';
 
 test('runtime info reports a backend, an ISA and threads', (t) => {
   const r = runtimeInfo();
@@ -121,4 +121,43 @@ test('10,000 tensors of 1 MB created and disposed keep resident memory flat', (t
   const grown = process.memoryUsage().rss - before;
   t.log(`RSS growth over 10,000 × 1 MB tensors: ${(grown / MB).toFixed(1)} MB`);
   t.true(grown < 64 * MB, `RSS grew by ${(grown / MB).toFixed(1)} MB`);
+});
+
+test('Tensor.zeros is all zeros even where freed memory held other values, at odd sizes and size 1', (t) => {
+  // Dirty the allocator first: a freed tensor full of NaN is what a new one may reuse.
+  for (const n of [1, 7, 4099, 300_001]) {
+    const dirty = Tensor.from(new Float32Array(n).fill(Number.NaN), [n]);
+    dirty.dispose();
+    const z = Tensor.zeros([n]);
+    t.deepEqual(z.shape, [n]);
+    t.is(z.dtype, 'float32');
+    t.true(z.toArray().every((v) => Object.is(v, 0)), `size ${n}`);
+    z.dispose();
+  }
+  const empty = Tensor.zeros([0, 3]);
+  t.is(empty.size, 0);
+  t.throws(() => Tensor.zeros([2, -1]), { message: /non-negative integer/ });
+});
+
+test('freed large CPU blocks are recycled up to the cap, reported by runtimeInfo and released on request', (t) => {
+  releaseCachedMemory();
+  const { hostCache } = runtimeInfo();
+  t.is(hostCache.cachedBytes, 0);
+  t.true(hostCache.capBytes > 0, 'on by default');
+  const big = Tensor.empty([1 << 20]);  // 4 MB: recycled when disposed
+  big.dispose();
+  const cached = runtimeInfo().hostCache.cachedBytes;
+  t.true(cached >= 4 << 20, `cached ${cached} bytes`);
+  const again = Tensor.empty([1 << 20]);  // the same size takes the block back
+  t.true(runtimeInfo().hostCache.cachedBytes < cached, 'reused');
+  again.dispose();
+  t.true(releaseCachedMemory() >= 4 << 20);
+  t.is(runtimeInfo().hostCache.cachedBytes, 0);
+});
+
+test('GMAI_HOST_CACHE_MB=0 turns recycling off', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const script = "import { Tensor, runtimeInfo } from './dist/index.js'; Tensor.empty([1 << 20]).dispose(); console.log(JSON.stringify(runtimeInfo().hostCache));";
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, GMAI_HOST_CACHE_MB: '0' }, encoding: 'utf8' });
+  t.deepEqual(JSON.parse(out), { cachedBytes: 0, capBytes: 0 });
 });

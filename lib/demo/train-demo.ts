@@ -8,7 +8,7 @@
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeSyntheticDataset, type SyntheticRecord } from '../data/synthetic/dataset.js';
-import { reasoningTrace } from '../data/synthetic/tasks.js';
+import { reasoningTrace, syntheticCorpus } from '../data/synthetic/tasks.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { startModelServer } from '../infer/server.js';
 import { trainGrpo, trainSft } from '../train/index.js';
@@ -28,7 +28,13 @@ export interface DemoTrainOptions {
   heldOutCount?: number;
   /** Image side in pixels (default 112: 16 merged vision tokens per image). */
   size?: number;
-  model?: { hidden?: number; layers?: number; visionDepth?: number };
+  model?: {
+    hidden?: number; layers?: number; visionDepth?: number;
+    /** Decoder rotary base: the tiny model's 16-wide heads need a small one to tell image rows and columns apart. */
+    ropeTheta?: number;
+    /** BPE merges learned from the data set's texts (0: one token per byte). */
+    merges?: number;
+  };
   sft?: { epochs?: number; learningRate?: number; batchSize?: number };
   grpo?: {
     steps?: number; batchSize?: number; numGenerations?: number; learningRate?: number; beta?: number;
@@ -62,7 +68,7 @@ export interface DemoReport {
   heldOut: number;
   sft: HeldOutScore | null;
   grpo: HeldOutScore;
-  model: { dir: string; hidden: number; layers: number; visionDepth: number; size: number; parameters?: number };
+  model: { dir: string; hidden: number; layers: number; visionDepth: number; ropeTheta: number; merges: number; size: number; parameters?: number };
   data: { seed: number; trainCount: number; grpoCount: number; heldOutCount: number; size: number };
   seconds: { data: number; sft: number; sftEval: number; grpo: number; grpoEval: number; total: number };
   grpoReward: { first: number; last: number };
@@ -71,11 +77,11 @@ export interface DemoReport {
 
 /** The demo's settings, measured on 2 CPU cores (see docs/training.md). */
 export const DEMO_DEFAULTS = {
-  seed: 1, trainCount: 1120, grpoCount: 160, heldOutCount: 80, size: 112,
-  model: { hidden: 64, layers: 2, visionDepth: 2 },
-  sft: { epochs: 2, learningRate: 3e-3, batchSize: 4 },
-  // Traces are ≤ 106 bytes (byte-level tokens): 112 tokens always reach '</answer>'.
-  grpo: { steps: 30, batchSize: 4, numGenerations: 6, learningRate: 2e-4, beta: 0.04, temperature: 0.8, maxCompletionLength: 112 },
+  seed: 1, trainCount: 2800, grpoCount: 400, heldOutCount: 200, size: 112,
+  model: { hidden: 64, layers: 2, visionDepth: 2, ropeTheta: 100, merges: 512 },
+  sft: { epochs: 16, learningRate: 1e-3, batchSize: 4 },
+  // Traces are ≤ 29 tokens with the learned merges: 48 always reach '</answer>'.
+  grpo: { steps: 300, batchSize: 4, numGenerations: 8, learningRate: 1e-4, beta: 0.04, temperature: 1, maxCompletionLength: 48 },
 };
 
 /** The files a model folder needs (checkpoints also hold optimizer and trainer state). */
@@ -133,7 +139,8 @@ export async function trainDemo(opts: DemoTrainOptions): Promise<DemoReport> {
   const sftRecords = ds.train.slice(0, trainCount - grpoCount);
   await writeFileAtomic(sftFile, sftRecords.map((r) => JSON.stringify({ ...r, response: reasoningTrace(r) }) + '\n').join(''));
   await writeFileAtomic(grpoFile, ds.train.slice(trainCount - grpoCount).map((r) => JSON.stringify(r) + '\n').join(''));
-  await writeTinyModel(baseDir, { seed, ...arch });
+  const { merges, ...shape } = arch;
+  await writeTinyModel(baseDir, { seed, ...shape, ...(merges ? { corpus: syntheticCorpus(), mergeCount: merges } : {}) });
   const t1 = clock();
 
   log(`SFT: ${sft.epochs} epochs, lr ${sft.learningRate}, batch ${sft.batchSize}, all weights trainable`);

@@ -66,6 +66,7 @@ export class Tokenizer {
   }
 
   decode(ids: ArrayLike<number>, opts: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return '';  // @huggingface/tokenizers refuses an empty list
     return this.#hf.decode(Array.from(ids), { skip_special_tokens: opts.skipSpecialTokens ?? false });
   }
 

@@ -1,5 +1,6 @@
 // JS bindings of the foundation ops. Each binding checks shapes, dtypes and devices (errors
 // name the tensor), then calls the backend of the tensors' device.
+#include "host_cache.h"
 #include "dispatch.h"
 
 #ifdef __linux__
@@ -351,6 +352,9 @@ Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
   o.Set("cpuIsa", cpuIsaName(f.isa));
   o.Set("avx512bf16", f.avx512bf16);
   o.Set("threads", addonData(env).pool->size());
+  const HostCacheStats cache = hostCacheStats();
+  o.Set("hostCacheBytes", double(cache.cachedBytes));
+  o.Set("hostCacheCapBytes", double(cache.capBytes));
 #ifdef GMAI_WITH_CUDA
   o.Set("cuda", true);
 #else

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "host_cache.h"
 #include "registry.h"
 
 #ifdef __linux__
@@ -163,11 +164,13 @@ std::shared_ptr<Storage> allocateStorage(Napi::Env env, size_t bytes, Device dev
 #endif
   }
   // malloc + manual 64-byte alignment: glibc's aligned_alloc leaves holes that the next
-  // equally sized aligned request cannot reuse, so churn of large tensors grew the heap.
-  void* raw = std::malloc(bytes + 64);
+  // equally sized aligned request cannot reuse, so churn of large tensors grew the heap. Large
+  // blocks are recycled by size (host_cache.h) instead of going back to the kernel.
+  const size_t block = bytes + 64;
+  void* raw = hostAcquire(block);
   if (!raw) throwError(env, "out of memory allocating " + std::to_string(bytes) + " bytes");
   s->data = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(raw) + 64) & ~uintptr_t(63));
-  s->release = [raw] { std::free(raw); };
+  s->release = [raw, block] { hostRelease(raw, block); };
 #ifdef __linux__
   // Large tensors (weights, big activations): ask for 2 MB pages over the whole 2 MB-aligned
   // part, for fewer TLB misses when kernels walk them in blocks. Advice only; malloc keeps

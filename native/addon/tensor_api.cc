@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "host_cache.h"
 #include "registry.h"
 #include "tensor.h"
 #include "gmai/ops.h"
@@ -30,14 +31,29 @@ int64_t checkedNumel(Napi::Env env, const std::vector<int64_t>& shape) {
   return n;
 }
 
-// empty(dtype, shape, device?) -> handle with uninitialised memory
-Napi::Value empty(const Napi::CallbackInfo& info) {
+// empty/zeros(dtype, shape, device?) -> handle with uninitialised / zeroed memory
+Napi::Value newTensor(const Napi::CallbackInfo& info, bool zeroed) {
   Napi::Env env = info.Env();
   DType dtype = dtypeArg(info[0], "dtype");
   auto shape = shapeArg(info[1], "shape");
   Device device = deviceArg(info[2]);
   size_t bytes = size_t(checkedNumel(env, shape)) * dtypeSize(dtype);
-  return TensorHandle::wrap(env, allocateStorage(env, bytes, device), 0, dtype, shape);
+  auto s = allocateStorage(env, bytes, device);
+  if (zeroed && device == Device::Cuda) {
+#ifdef GMAI_WITH_CUDA
+    cudaZeroOrThrow(s->data, bytes);
+#endif
+  } else if (zeroed && bytes) {
+    std::memset(s->data, 0, bytes);  // zero bytes are 0.0 in every float dtype
+  }
+  return TensorHandle::wrap(env, s, 0, dtype, shape);
+}
+Napi::Value empty(const Napi::CallbackInfo& info) { return newTensor(info, false); }
+Napi::Value zeros(const Napi::CallbackInfo& info) { return newTensor(info, true); }
+
+// releaseCachedMemory() -> bytes of recycled host blocks handed back to the system
+Napi::Value releaseCachedMemory(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(hostCacheTrim()));
 }
 
 // fromArray(typedArray, dtype, shape, copy) -> handle. Without copy the tensor aliases the
@@ -183,6 +199,8 @@ Napi::Value deviceOf(const Napi::CallbackInfo& info) {
 
 GMAI_ADDON_MODULE(tensor_api) {
   exports.Set("empty", Napi::Function::New(env, empty, "empty"));
+  exports.Set("zeros", Napi::Function::New(env, zeros, "zeros"));
+  exports.Set("releaseCachedMemory", Napi::Function::New(env, releaseCachedMemory, "releaseCachedMemory"));
   exports.Set("fromArray", Napi::Function::New(env, fromArray, "fromArray"));
   exports.Set("read", Napi::Function::New(env, read, "read"));
   exports.Set("readFloat32", Napi::Function::New(env, readFloat32, "readFloat32"));

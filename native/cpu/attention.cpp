@@ -58,12 +58,13 @@ struct Scratch {
   std::vector<float> q, o, s, m, l;
 };
 
-// C [M, N] = alpha·A [M, K]·op(B) + beta·C, one thread.
-void smallGemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+// C [M, N] = alpha·op(A)·op(B) + beta·C, one thread. op(A) is [M, K]: A itself, or with
+// transA the transpose of A [K, M] (read in place by the GEMM's packing, no copy).
+void smallGemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, bool transA, const float* B, int64_t ldb,
                bool transB, float* C, int64_t ldc, float beta, float alpha = 1.0f) {
   GemmArgs g;
   g.M = M; g.N = N; g.K = K;
-  g.A = A; g.lda = lda;
+  g.A = A; g.lda = lda; g.aTransposed = transA;
   g.B = B; g.ldb = ldb; g.bTransposed = transB;
   g.C = C; g.ldc = ldc; g.beta = beta; g.alpha = alpha;
   gemm(Context{}, g);  // no pool: work items are already spread over the threads
@@ -91,13 +92,12 @@ void attendBlock(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch
     const int64_t n = std::min(kEnd, k0 + kKeyBlock) - k0;
     const float* kBlock = a.k + (kBase + k0) * ldkv + kvh * D;
     const float* vBlock = a.v + (kBase + k0) * ldkv + kvh * D;
-    smallGemm(rows, n, D, sc.q.data(), D, kBlock, ldkv, true, sc.s.data(), n, 0.0f);  // S = Q·Kᵀ
+    smallGemm(rows, n, D, sc.q.data(), D, false, kBlock, ldkv, true, sc.s.data(), n, 0.0f);  // S = Q·Kᵀ
     for (int64_t r = 0; r < rows; ++r) {
       float* s = &sc.s[size_t(r * n)];
       // Keys [k0, k0 + visible) of this block are visible to the row.
       const int64_t visible = span.visible(a.causal, w.q0 + r / g, k0, n);
-      float blockMax = -INFINITY;
-      for (int64_t j = 0; j < visible; ++j) blockMax = std::max(blockMax, s[j]);
+      const float blockMax = vmath::scanRow(s, visible).max;  // vectorised (a scalar max is a latency chain)
       const float mOld = sc.m[size_t(r)], mNew = std::max(mOld, blockMax);
       if (visible == 0 || mNew == -INFINITY) {  // nothing (finite) to add from this block
         std::fill(s, s + n, 0.0f);
@@ -111,7 +111,7 @@ void attendBlock(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch
       if (corr != 1.0f)
         for (float *o = &sc.o[size_t(r * D)], *e = o + D; o < e; ++o) *o *= corr;
     }
-    smallGemm(rows, D, n, sc.s.data(), n, vBlock, ldkv, false, sc.o.data(), D, 1.0f);  // O += P·V
+    smallGemm(rows, D, n, sc.s.data(), n, false, vBlock, ldkv, false, sc.o.data(), D, 1.0f);  // O += P·V
   }
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t qi = w.q0 + r / g, h = kvh * g + r % g;
@@ -410,7 +410,7 @@ namespace {
 
 struct BackwardScratch {
   std::vector<float> q, dout, lse, delta;  // the query block: Qs and dO [rows, D]; lse, D per row
-  std::vector<float> p, ds, pT, dsT;       // the tile: P, dS [rows, n] and transposed [n, rows]
+  std::vector<float> p, ds;                // the tile: P, dS [rows, n]
   std::vector<float> dq;                   // the query block's dq [rows, D]
 };
 
@@ -438,12 +438,6 @@ void gatherQueryBlock(const AttentionBackwardArgs& a, const SeqSpan& span, int64
   }
 }
 
-// [rows, n] → [n, rows]
-void transpose(const float* src, int64_t rows, int64_t n, float* dst) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < n; ++j) dst[j * rows + r] = src[r * n + j];
-}
-
 // One tile: the query block [q0, q1) gathered in sc against keys [k0, k0 + n) of the sequence.
 // withKeys: adds Pᵀ·dO to dv and dSᵀ·Qs to dk (rows of the output tensors);
 // withQueries: adds scale·dS·K to sc.dq.
@@ -456,8 +450,8 @@ void backwardTile(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t q
   const float* vBlock = a.v + kvAt;
   sc.p.resize(size_t(rows * n));
   sc.ds.resize(size_t(rows * n));
-  smallGemm(rows, n, D, sc.q.data(), D, kBlock, ldkv, true, sc.p.data(), n, 0.0f);      // S = Qs·Kᵀ
-  smallGemm(rows, n, D, sc.dout.data(), D, vBlock, ldkv, true, sc.ds.data(), n, 0.0f);  // dP = dO·Vᵀ
+  smallGemm(rows, n, D, sc.q.data(), D, false, kBlock, ldkv, true, sc.p.data(), n, 0.0f);      // S = Qs·Kᵀ
+  smallGemm(rows, n, D, sc.dout.data(), D, false, vBlock, ldkv, true, sc.ds.data(), n, 0.0f);  // dP = dO·Vᵀ
   for (int64_t r = 0; r < rows; ++r) {
     float* p = &sc.p[size_t(r * n)];
     float* ds = &sc.ds[size_t(r * n)];
@@ -469,15 +463,11 @@ void backwardTile(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t q
     for (int64_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - delta);  // dS = P ∘ (dP − D)
   }
   if (withKeys) {
-    sc.pT.resize(size_t(rows * n));
-    sc.dsT.resize(size_t(rows * n));
-    transpose(sc.p.data(), rows, n, sc.pT.data());
-    transpose(sc.ds.data(), rows, n, sc.dsT.data());
-    smallGemm(n, D, rows, sc.pT.data(), rows, sc.dout.data(), D, false, a.dv + kvAt, ldkv, 1.0f);  // dv += Pᵀ·dO
-    smallGemm(n, D, rows, sc.dsT.data(), rows, sc.q.data(), D, false, a.dk + kvAt, ldkv, 1.0f);    // dk += dSᵀ·Qs
+    smallGemm(n, D, rows, sc.p.data(), n, true, sc.dout.data(), D, false, a.dv + kvAt, ldkv, 1.0f);  // dv += Pᵀ·dO
+    smallGemm(n, D, rows, sc.ds.data(), n, true, sc.q.data(), D, false, a.dk + kvAt, ldkv, 1.0f);    // dk += dSᵀ·Qs
   }
   if (withQueries)  // dq += scale·dS·K
-    smallGemm(rows, D, n, sc.ds.data(), n, kBlock, ldkv, false, sc.dq.data(), D, 1.0f, a.scale);
+    smallGemm(rows, D, n, sc.ds.data(), n, false, kBlock, ldkv, false, sc.dq.data(), D, 1.0f, a.scale);
 }
 
 // dq of the query block [q0, q1) (kv head kvh) over all the keys it sees, written to a.dq;

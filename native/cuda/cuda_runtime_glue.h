@@ -12,6 +12,7 @@ enum class CudaCopy { HostToDevice, DeviceToHost, DeviceToDevice };
 void* cudaAllocOrThrow(size_t bytes);
 void cudaFreeQuiet(void* p);
 void cudaCopyOrThrow(void* dst, const void* src, size_t bytes, CudaCopy kind);
+void cudaZeroOrThrow(void* p, size_t bytes);
 
 struct CudaDeviceInfo {
   std::string name;

@@ -18,6 +18,10 @@ void cudaCopyOrThrow(void* dst, const void* src, size_t bytes, CudaCopy kind) {
   if (bytes) cuda::check(cudaMemcpy(dst, src, bytes, k), "cudaMemcpy");
 }
 
+void cudaZeroOrThrow(void* p, size_t bytes) {
+  if (bytes) cuda::check(cudaMemset(p, 0, bytes), "cudaMemset");
+}
+
 std::vector<CudaDeviceInfo> cudaDeviceList() {
   std::vector<CudaDeviceInfo> out;
   int n = 0;

@@ -2,6 +2,7 @@
 // gets is chosen first, then lesions are placed so that the image shows it. Also the templated
 // reasoning traces (for SFT) that state the visual evidence behind each answer.
 import type { Rng } from '../../random.js';
+import { buildMultipleChoicePrompt } from '../../processing/prompt.js';
 import { MODALITIES, type Anatomy, type Lesion, type Modality } from './scenes.js';
 
 export const TASKS = ['modality', 'side', 'count', 'quadrant', 'largest'] as const;
@@ -155,4 +156,20 @@ export function reasoningTrace(record: TraceRecord): string {
     case 'largest': evidence = `The largest bright ${n.one} lies in the ${where} quadrant.`; break;
   }
   return `<think>${evidence}</think><answer>${record.answer}</answer>`;
+}
+
+/**
+ * Every text the synthetic data set puts in a prompt or a trace (each question with its options
+ * in the default template, each trace): the corpus the demo's tokenizer learns its merges from.
+ */
+export function syntheticCorpus(): string[] {
+  const out: string[] = [];
+  const letters = ['A', 'B', 'C', 'D'];
+  for (const task of TASKS)
+    for (const modality of MODALITIES) {
+      const options = Object.fromEntries(TASK_OPTIONS[task].map((o, k) => [letters[k], o]));
+      out.push(buildMultipleChoicePrompt({ question: questionText(task, modality), options }));
+      for (const answer of letters) out.push(reasoningTrace({ task, modality, options, answer }));
+    }
+  return out;
 }
