@@ -8,7 +8,7 @@
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeSyntheticDataset, type SyntheticRecord } from '../data/synthetic/dataset.js';
-import { reasoningTrace, syntheticCorpus } from '../data/synthetic/tasks.js';
+import { reasoningTrace, syntheticCorpus, TASKS, type SyntheticTask } from '../data/synthetic/tasks.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { startModelServer } from '../infer/server.js';
 import { trainGrpo, trainSft } from '../train/index.js';
@@ -25,6 +25,12 @@ export interface DemoTrainOptions {
   trainCount?: number;
   /** Train questions kept for GRPO, unseen by SFT (so its rewards come from images the SFT model did not memorise). */
   grpoCount?: number;
+  /**
+   * The question types SFT has reasoning traces for (default: all five). GRPO trains on every
+   * type with answer keys only, so a type left out here is learnt from rewards alone (the
+   * cold-start experiment in docs/training.md).
+   */
+  sftTasks?: readonly SyntheticTask[];
   heldOutCount?: number;
   /** Image side in pixels (default 112: 16 merged vision tokens per image). */
   size?: number;
@@ -78,7 +84,8 @@ export interface DemoReport {
 /** The demo's settings, measured on 2 CPU cores (see docs/training.md). */
 export const DEMO_DEFAULTS = {
   seed: 1, trainCount: 2800, grpoCount: 400, heldOutCount: 200, size: 112,
-  model: { hidden: 64, layers: 2, visionDepth: 2, ropeTheta: 100, merges: 512 },
+  sftTasks: TASKS as readonly SyntheticTask[],
+  model: { hidden: 64, layers: 2, visionDepth: 2, ropeTheta: 10, merges: 512 },
   sft: { epochs: 16, learningRate: 1e-3, batchSize: 4 },
   // Traces are ≤ 29 tokens with the learned merges: 48 always reach '</answer>'.
   grpo: { steps: 300, batchSize: 4, numGenerations: 8, learningRate: 1e-4, beta: 0.04, temperature: 1, maxCompletionLength: 48 },
@@ -132,18 +139,20 @@ export async function trainDemo(opts: DemoTrainOptions): Promise<DemoReport> {
   const t0 = clock();
 
   if (!(Number.isSafeInteger(grpoCount) && grpoCount >= 1 && grpoCount < trainCount)) throw new RangeError(`trainDemo: 'grpoCount' must be an integer in 1..trainCount−1, got ${grpoCount}`);
-  log(`data: ${trainCount} train (${trainCount - grpoCount} SFT, ${grpoCount} GRPO) + ${heldOutCount} held-out synthetic questions (${size} px, seed ${seed})`);
+  log(`data: ${trainCount} train (${trainCount - grpoCount} for SFT, ${grpoCount} for GRPO) + ${heldOutCount} held-out synthetic questions (${size} px, seed ${seed})`);
   const ds = await writeSyntheticDataset(dataDir, { seed, trainCount, heldOutCount, format: 'png', size });
   // SFT targets: the same records with their templated reasoning trace as the assistant text.
   const sftFile = join(dataDir, 'sft.jsonl'), grpoFile = join(dataDir, 'grpo.jsonl');
-  const sftRecords = ds.train.slice(0, trainCount - grpoCount);
+  const sftTasks = opts.sftTasks ?? DEMO_DEFAULTS.sftTasks;
+  for (const t of sftTasks) if (!TASKS.includes(t)) throw new RangeError(`trainDemo: 'sftTasks' has ${JSON.stringify(t)}, expected some of ${TASKS.join(', ')}`);
+  const sftRecords = ds.train.slice(0, trainCount - grpoCount).filter((r) => sftTasks.includes(r.task));
   await writeFileAtomic(sftFile, sftRecords.map((r) => JSON.stringify({ ...r, response: reasoningTrace(r) }) + '\n').join(''));
   await writeFileAtomic(grpoFile, ds.train.slice(trainCount - grpoCount).map((r) => JSON.stringify(r) + '\n').join(''));
   const { merges, ...shape } = arch;
   await writeTinyModel(baseDir, { seed, ...shape, ...(merges ? { corpus: syntheticCorpus(), mergeCount: merges } : {}) });
   const t1 = clock();
 
-  log(`SFT: ${sft.epochs} epochs, lr ${sft.learningRate}, batch ${sft.batchSize}, all weights trainable`);
+  log(`SFT: ${sftRecords.length} traces (${sftTasks.join(", ")} questions), ${sft.epochs} epochs, lr ${sft.learningRate}, batch ${sft.batchSize}, all weights trainable`);
   const sftRun = await trainSft({
     model: baseDir, data: sftFile, output: join(out, 'sft'), epochs: sft.epochs, batchSize: sft.batchSize, maxTokens: 1 << 16,
     learningRate: sft.learningRate, schedule: 'cosine', warmupSteps: 5, weightDecay: 0, maxGradNorm: 1, seed, trainable: 'all', dtype: 'float32',

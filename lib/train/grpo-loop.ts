@@ -180,6 +180,15 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
     const order = new DataOrder(prompts.length, config.seed, 'grpo-order');
     using grads = new GradBuffers(model.weights);
     let checkpoint = resumeFrom ?? '';
+    // A completion cut at a stop string ('</answer>') is closed with <|im_end|>, as the SFT targets
+    // are: trained without it, the policy would forget to end its turn after the answer (and, at
+    // inference, run on past it). An empty completion is just <|im_end|>.
+    const imEnd = processor.tokenizer.requireId('<|im_end|>');
+    const endTurn = (r: Rollout): Rollout => {
+      const ids = r.completionIds;
+      if (ids.length && (r.finishReason !== 'stop' || ids[ids.length - 1] === imEnd || model.config.tokens.eos.includes(ids[ids.length - 1]))) return r;
+      return { ...r, completionIds: Int32Array.from([...ids, imEnd]) };
+    };
     while (trainer.step < config.steps) {
       await betweenSteps(opts.signal);
       // 1. rollouts: G completions per prompt, seeded by (seed, step, prompt) for exact resumes.
@@ -192,7 +201,7 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
           stopStrings: ['</answer>'], seed: deriveSeed('grpo-rollout', config.seed, trainer.step, i),
         });
         if (rs.length !== G) throw new Error(`rollout source returned ${rs.length} completions for prompt ${i}, expected ${G}`);
-        rollouts.push(...rs.map((r) => (r.completionIds.length ? r : { ...r, completionIds: Int32Array.of(processor.tokenizer.requireId('<|im_end|>')) })));
+        rollouts.push(...rs.map(endTurn));
       }
       const t1 = performance.now();
       // 2. rewards and advantages.

@@ -130,8 +130,8 @@ export interface TraceRecord {
 
 /**
  * The SFT target for a synthetic record: `<think>evidence</think><answer>X</answer>`, where the
- * evidence is the visual fact that decides the answer. Short on purpose (a tiny byte-level model
- * learns it). Throws for a record that is not from this generator.
+ * evidence is the visual fact that decides the answer. Short on purpose (a tiny model learns it).
+ * Throws for a record that is not from this generator.
  */
 export function reasoningTrace(record: TraceRecord): string {
   const task = record.task as SyntheticTask, modality = record.modality as Modality;
