@@ -100,16 +100,18 @@ export function linears(x: F32, weights: readonly Weight[], biases: readonly (F3
     recordingTape()?.record('linears', [x, ...weights, ...weights.map((_, i) => biases[i])], outs, (save) => {
       const xs = save(x), ws = weights.map((w) => save(w)), hasBias = weights.map((_, i) => !!biases[i]);
       return (gys) => {
-        // dx = Σ gyᵢ·Wᵢ (accumulated by the GEMM), dWᵢ = gyᵢᵀ·x, dbᵢ = Σ rows gyᵢ.
-        const dx = Tensor.zeros(x.shape, { device: x.device });
+        // dx = Σ gyᵢ·Wᵢ (the first product writes it, the GEMM adds the others), dWᵢ = gyᵢᵀ·x,
+        // dbᵢ = Σ rows gyᵢ.
+        let dx: F32 | undefined;
         const dws: (F32 | undefined)[] = [], dbs: (F32 | undefined)[] = [];
         gys.forEach((g, i) => {
           if (!g) { dws.push(undefined); dbs.push(undefined); return; }
-          matmul(g, ws[i], { beta: 1, out: dx });
+          if (dx) matmul(g, ws[i], { beta: 1, out: dx });
+          else dx = matmul(g, ws[i]);
           dws.push(matmul(g, xs, { transA: true }));
           dbs.push(hasBias[i] ? sumRows(g, Tensor.empty([g.shape[1]], { device: g.device })) : undefined);
         });
-        return [dx, ...dws, ...dbs];
+        return [dx ?? Tensor.zeros(x.shape, { device: x.device }), ...dws, ...dbs];
       };
     });
     // `using outs = linears(...)` disposes them all.
