@@ -523,3 +523,13 @@ opTest(['adamw', 'sumOfSquares'], 'adamwStep over a tensor list (bf16/f32 model 
 });
 
 checkOpCoverage();
+
+gpuTest('Tensor.zeros on CUDA is zero where a freed NaN tensor lived, at odd sizes and size 1', (t) => {
+  for (const n of [1, 7, 4099, 300_001]) {
+    Tensor.full([n], NaN, { device: 'cuda' }).dispose();
+    const z = Tensor.zeros([n], { device: 'cuda' });
+    t.is(z.device, 'cuda');
+    t.true(z.toArray().every((v) => Object.is(v, 0)), `size ${n}`);
+    z.dispose();
+  }
+});
