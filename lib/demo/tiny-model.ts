@@ -1,7 +1,8 @@
 // A tiny Qwen2.5-VL-shaped model folder made on the spot (no download): a byte-level BPE
-// tokenizer (256 byte tokens, merges learned from a corpus if one is given, Qwen's special tokens), config files, and random bf16 weights
-// for exactly the tensors the config requires. Its answers are noise — it exists to run the
-// whole pipeline (image → vision tower → decoder → streamed reasoning → parsed answer) anywhere.
+// tokenizer (256 byte tokens, merges learned from a corpus if one is given, Qwen's special
+// tokens), config files, and random bf16 weights for exactly the tensors the config requires.
+// Untrained, its answers are noise: it exists to run the whole pipeline (image → vision tower →
+// decoder → streamed reasoning → parsed answer) anywhere, and is what `gmai demo train` starts from.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { learnMerges } from './bpe.js';
@@ -58,7 +59,7 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
   const merges = opts.corpus ? learnMerges(opts.corpus, byteAlphabet(), opts.mergeCount ?? 512) : [];
   const firstSpecial = 256 + merges.length;
   const id = (t: string) => firstSpecial + SPECIAL.indexOf(t);
-  const hidden = opts.hidden ?? 64;
+  const hidden = opts.hidden ?? 64, visionHidden = opts.visionHidden ?? 32;
   const config = {
     architectures: ['Qwen2_5_VLForConditionalGeneration'],
     model_type: 'qwen2_5_vl',
@@ -71,7 +72,7 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
     image_token_id: id('<|image_pad|>'), video_token_id: id('<|video_pad|>'),
     vision_start_token_id: id('<|vision_start|>'), vision_end_token_id: id('<|vision_end|>'), vision_token_id: id('<|vision_pad|>'),
     vision_config: {
-      depth: opts.visionDepth ?? 2, hidden_size: opts.visionHidden ?? 32, intermediate_size: 2 * (opts.visionHidden ?? 32), num_heads: 2, out_hidden_size: hidden,
+      depth: opts.visionDepth ?? 2, hidden_size: visionHidden, intermediate_size: 2 * visionHidden, num_heads: 2, out_hidden_size: hidden,
       patch_size: 14, spatial_merge_size: 2, temporal_patch_size: 2, window_size: 112, fullatt_block_indexes: [1],
       in_channels: 3, hidden_act: 'silu', tokens_per_second: 2,
     },

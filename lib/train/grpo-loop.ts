@@ -3,21 +3,19 @@
 // advantages → reference (and old-policy) log-probs → the clipped, KL-regularised policy loss
 // of TRL's GRPOTrainer through the whole model → AdamW. Stages are separable (grpo-stages.ts):
 // rollouts may come from an OpenAI-compatible server instead of the local engine.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { deriveSeed } from '../random.js';
-import { loadMcqDataset, type McqRecord } from '../eval/dataset.js';
+import type { McqRecord } from '../eval/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel } from '../model/model.js';
 import { grpoTokenLoss, type GrpoLossType } from '../ops/loss.js';
 import { messagesForQuestion } from '../processing/prompt.js';
-import { loadProcessor } from '../processing/processor.js';
 import { Tensor } from '../tensor.js';
 import { validate, type Schema } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { computeAdvantages, type ScaleRewards } from './grpo.js';
 import { engineRolloutSource, referenceLogprobs, scoreCompletions, type Rollout, type RolloutPrompt, type RolloutSource } from './grpo-stages.js';
-import { betweenSteps, COMMON_SCHEMA, type CommonLoopConfig, DataOrder, latestCheckpoint, MetricsLog, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
+import { betweenSteps, COMMON_SCHEMA, type CommonLoopConfig, DataOrder, MetricsLog, openLoop, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
 import { AdamW } from './optim.js';
 import { GradBuffers, trainablePredicate } from './params.js';
 import { lineChartSvg } from './plots.js';
@@ -141,13 +139,7 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
   if (config.rollout?.source === 'openai' && !config.rollout.baseUrl && !opts.rolloutSource) {
     throw new Error("GRPO config: 'rollout.baseUrl' is required with rollout.source 'openai'");
   }
-  mkdirSync(config.output, { recursive: true });
-  const resumeFrom = opts.resume ? latestCheckpoint(config.output) : undefined;
-  if (opts.resume && !resumeFrom) log(`no checkpoint in ${config.output}: starting from ${config.model}`);
-
-  const processor = await loadProcessor(config.model);
-  const { records, problems } = loadMcqDataset(config.data, { limit: config.limit });
-  for (const p of problems) log(`${config.data}:${p.line}: skipped: ${p.message}`);
+  const { resumeFrom, processor, records } = await openLoop(config, opts.resume ?? false, log);
   const prompts: { record: McqRecord; prompt: RolloutPrompt; text: string }[] = [];
   for (const record of records) {
     try {
@@ -185,9 +177,10 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
     // inference, run on past it). An empty completion is just <|im_end|>.
     const imEnd = processor.tokenizer.requireId('<|im_end|>');
     const endTurn = (r: Rollout): Rollout => {
-      const ids = r.completionIds;
-      if (ids.length && (r.finishReason !== 'stop' || ids[ids.length - 1] === imEnd || model.config.tokens.eos.includes(ids[ids.length - 1]))) return r;
-      return { ...r, completionIds: Int32Array.from([...ids, imEnd]) };
+      const ids = r.completionIds, last = ids[ids.length - 1];
+      const closed = last === imEnd || model.config.tokens.eos.includes(last);
+      const cutAtStopString = r.finishReason === 'stop' && !closed;
+      return ids.length === 0 || cutAtStopString ? { ...r, completionIds: Int32Array.from([...ids, imEnd]) } : r;
     };
     while (trainer.step < config.steps) {
       await betweenSteps(opts.signal);

@@ -1,8 +1,10 @@
 // What every training loop shares: the seeded data order (a permutation per epoch, so resuming
 // needs only the position), the newest checkpoint of a run, the metrics log (JSONL, rewritten up
 // to the checkpoint's step on resume), and callbacks for progress, notices and stopping.
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { loadMcqDataset, type McqRecord } from '../eval/dataset.js';
+import { loadProcessor, type Processor } from '../processing/processor.js';
 import { createRng, deriveSeed } from '../random.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { LoadedCheckpoint } from './checkpoint.js';
@@ -104,6 +106,21 @@ export interface CommonLoopConfig {
   dtype?: 'float32' | 'bfloat16';
   /** Use the first N records (quick runs). */
   limit?: number;
+}
+
+/**
+ * What every loop does first: creates the output folder, finds the checkpoint to resume from
+ * (when asked), loads the processor and reads the data set, logging each skipped record by line.
+ */
+export async function openLoop(config: CommonLoopConfig, resume: boolean, log: (line: string) => void):
+  Promise<{ resumeFrom: string | undefined; processor: Processor; records: McqRecord[] }> {
+  mkdirSync(config.output, { recursive: true });
+  const resumeFrom = resume ? latestCheckpoint(config.output) : undefined;
+  if (resume && !resumeFrom) log(`no checkpoint in ${config.output}: starting from ${config.model}`);
+  const processor = await loadProcessor(config.model);
+  const { records, problems } = loadMcqDataset(config.data, { limit: config.limit });
+  for (const p of problems) log(`${config.data}:${p.line}: skipped: ${p.message}`);
+  return { resumeFrom, processor, records };
 }
 
 /** Config keys every training loop has (each loop adds its own and its defaults). */

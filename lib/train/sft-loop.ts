@@ -3,16 +3,13 @@
 // AdamW with clipping, a learning-rate schedule and a non-finite guard → metrics JSONL, a
 // loss curve and atomic checkpoints that resume bit-exactly. Runs in the calling thread;
 // trainSft() (train-worker.ts) runs it in a worker so the caller's event loop stays free.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadMcqDataset } from '../eval/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, type Model } from '../model/model.js';
-import { loadProcessor } from '../processing/processor.js';
 import { ConfigError, validate, type Schema } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { AdamW } from './optim.js';
-import { betweenSteps, COMMON_SCHEMA, type CommonLoopConfig, DataOrder, latestCheckpoint, MetricsLog, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
+import { betweenSteps, COMMON_SCHEMA, type CommonLoopConfig, DataOrder, MetricsLog, openLoop, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
 import { GradBuffers, trainablePredicate } from './params.js';
 import { lineChartSvg } from './plots.js';
 import { learningRateSchedule } from './schedule.js';
@@ -82,13 +79,7 @@ export interface SftResult {
 export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics> & { resume?: boolean } = {}): Promise<SftResult> {
   const config = validate<SftConfig>(raw as unknown as Record<string, unknown>, SFT_SCHEMA, 'SFT config');
   const log = opts.onLog ?? (() => {});
-  mkdirSync(config.output, { recursive: true });
-  const resumeFrom = opts.resume ? latestCheckpoint(config.output) : undefined;
-  if (opts.resume && !resumeFrom) log(`no checkpoint in ${config.output}: starting from ${config.model}`);
-
-  const processor = await loadProcessor(config.model);
-  const { records, problems } = loadMcqDataset(config.data, { limit: config.limit });
-  for (const p of problems) log(`${config.data}:${p.line}: skipped: ${p.message}`);
+  const { resumeFrom, processor, records } = await openLoop(config, opts.resume ?? false, log);
   const examples = await prepareSftExamples(records, processor, (line, message) => log(`${config.data}:${line}: skipped: ${message}`));
   if (examples.length === 0) throw new Error(`${config.data}: no usable records`);
   const totalSteps = config.steps ?? Math.max(1, Math.ceil(((config.epochs ?? 1) * examples.length) / config.batchSize));

@@ -94,12 +94,7 @@ void tokenLogprobsBackward(const Context& ctx, const TokenLogprobsBackwardArgs& 
     ctx.pool->parallelFor(count, 1, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) backwardRow(a, dz + i * a.vocab, r0 + i, dz + i * a.vocab);
     });
-    GemmArgs g;  // dx[chunk] = dz · lmHead   (lmHead [vocab, hidden] is [K, N])
-    g.M = count; g.N = a.hidden; g.K = a.vocab;
-    g.A = dz; g.lda = a.vocab;
-    g.B = a.lmHead; g.dtypeB = a.lmHeadType; g.bTransposed = false; g.ldb = a.hidden;
-    g.C = a.dx + r0 * a.hidden; g.ldc = a.hidden;
-    gemm(ctx, g);
+    gemm(ctx, chunkDxGemm(a, r0, count, dz));
     if (a.dLmHead) {  // dLmHead += dzᵀ · x[chunk]; the GEMM reads dz [count, vocab] as Aᵀ (no transposed copy)
       GemmArgs h;
       h.M = a.vocab; h.N = a.hidden; h.K = count;

@@ -122,12 +122,7 @@ void tokenLogprobsBackward(const Context& ctx, const TokenLogprobsBackwardArgs& 
     gemm(ctx, chunkLogitsGemm(a, r0, count, dz));
     backwardRows<<<unsigned(count), kThreads, 0, stream>>>(a, dz, dz, r0);
     checkLaunch("tokenLogprobsBackward");
-    GemmArgs g;  // dx[chunk] = dz · lmHead   (lmHead [vocab, hidden] is [K, N])
-    g.M = count; g.N = a.hidden; g.K = a.vocab;
-    g.A = dz; g.lda = a.vocab;
-    g.B = a.lmHead; g.dtypeB = a.lmHeadType; g.bTransposed = false; g.ldb = a.hidden;
-    g.C = a.dx + r0 * a.hidden; g.ldc = a.hidden;
-    gemm(ctx, g);
+    gemm(ctx, chunkDxGemm(a, r0, count, dz));
     if (a.dLmHead) {  // dLmHead += dzᵀ · x[chunk]
       dim3 grid(unsigned((a.vocab + 31) / 32), unsigned((count + 31) / 32));
       transposeKernel<<<grid, dim3(32, 8), 0, stream>>>(dz, count, a.vocab, dzT);

@@ -7,6 +7,24 @@ namespace gmai::cuda {
 namespace {
 constexpr int kThreads = 256;
 
+// An optimiser op's tensor list and chunk plan on the device, uploaded in one copy.
+class DevicePlan {
+ public:
+  template <typename Args>
+  DevicePlan(const Args& a, cudaStream_t stream)
+      : tensorsAt_(pack_.add(a.tensors, size_t(a.count))), chunksAt_(pack_.add(a.chunks, size_t(a.chunkCount))),
+        dev_(pack_.size(), stream) {
+    pack_.upload(dev_, stream);
+  }
+  template <typename T> const T* tensors() const { return reinterpret_cast<const T*>(dev_.data() + tensorsAt_); }
+  const OptimChunk* chunks() const { return reinterpret_cast<const OptimChunk*>(dev_.data() + chunksAt_); }
+
+ private:
+  HostPack pack_;  // declared (so built) before the offsets and the device copy that use it
+  size_t tensorsAt_, chunksAt_;
+  DeviceBuffer dev_;
+};
+
 __global__ void adamwKernel(AdamwArgs a, const AdamwTensor* tensors, const OptimChunk* chunks) {
   const OptimChunk ch = chunks[blockIdx.x];
   const AdamwTensor t = tensors[ch.tensor];
@@ -60,27 +78,17 @@ __global__ void sumPartialsKernel(const double* partial, int64_t n, double* out)
 
 void adamw(const Context& ctx, const AdamwArgs& a) {
   const cudaStream_t stream = streamOf(ctx);
-  HostPack pack;
-  const size_t tensorsAt = pack.add(a.tensors, size_t(a.count));
-  const size_t chunksAt = pack.add(a.chunks, size_t(a.chunkCount));
-  DeviceBuffer dev(pack.size(), stream);
-  pack.upload(dev, stream);
-  adamwKernel<<<unsigned(a.chunkCount), kThreads, 0, stream>>>(
-      a, reinterpret_cast<const AdamwTensor*>(dev.data() + tensorsAt), reinterpret_cast<const OptimChunk*>(dev.data() + chunksAt));
+  const DevicePlan plan(a, stream);
+  adamwKernel<<<unsigned(a.chunkCount), kThreads, 0, stream>>>(a, plan.tensors<AdamwTensor>(), plan.chunks());
   checkLaunch("adamw");
 }
 
 void sumOfSquares(const Context& ctx, const SumOfSquaresArgs& a) {
   const cudaStream_t stream = streamOf(ctx);
-  HostPack pack;
-  const size_t tensorsAt = pack.add(a.tensors, size_t(a.count));
-  const size_t chunksAt = pack.add(a.chunks, size_t(a.chunkCount));
-  DeviceBuffer dev(pack.size(), stream);
-  pack.upload(dev, stream);
+  const DevicePlan plan(a, stream);
   DeviceBuffer partial(size_t(a.chunkCount + 1) * sizeof(double), stream);
   double* parts = reinterpret_cast<double*>(partial.data());
-  chunkSquaresKernel<<<unsigned(a.chunkCount), kThreads, 0, stream>>>(
-      reinterpret_cast<const float* const*>(dev.data() + tensorsAt), reinterpret_cast<const OptimChunk*>(dev.data() + chunksAt), parts);
+  chunkSquaresKernel<<<unsigned(a.chunkCount), kThreads, 0, stream>>>(plan.tensors<const float*>(), plan.chunks(), parts);
   checkLaunch("sumOfSquares");
   sumPartialsKernel<<<1, kThreads, 0, stream>>>(parts, a.chunkCount, parts + a.chunkCount);
   checkLaunch("sumOfSquares");

@@ -62,6 +62,26 @@ function compareLse(t, name, cpuLse, gpuLse, tol) {
   t.true(worst <= tol, `${name}: lse max |cuda - cpu| = ${worst} at ${at} (tolerance ${tol})`);
 }
 
+/**
+ * Fresh random q, k, v for an attention case ({ label, lensQ, lensK, Hq, Hkv, D, causal?, packed? }:
+ * sequence lengths, heads, head size), the options that pack and mask them, and a test name.
+ */
+function attentionInputs(op, c) {
+  const seed = freshSeed();
+  const cuQ = [0], cuK = [0];
+  c.lensQ.forEach((l) => cuQ.push(cuQ.at(-1) + l));
+  c.lensK.forEach((l) => cuK.push(cuK.at(-1) + l));
+  const Tq = cuQ.at(-1), Tk = cuK.at(-1);
+  return {
+    Tq, Tk, seed,
+    q: Tensor.from(randomArray(Tq * c.Hq * c.D, seed, -2, 2), [Tq, c.Hq, c.D]),
+    k: Tensor.from(randomArray(Tk * c.Hkv * c.D, seed + 1, -2, 2), [Tk, c.Hkv, c.D]),
+    v: Tensor.from(randomArray(Tk * c.Hkv * c.D, seed + 2), [Tk, c.Hkv, c.D]),
+    opts: { causal: c.causal ?? false, ...(c.packed ? { cuSeqlensQ: Int32Array.from(cuQ), cuSeqlensK: Int32Array.from(cuK) } : {}) },
+    name: `${op} ${c.label} [Tq ${Tq}, Tk ${Tk}, Hq ${c.Hq}, Hkv ${c.Hkv}, D ${c.D}] seed ${seed}`,
+  };
+}
+
 opTest(['attention'], 'attention: causal, chunked, decode, packed varlen, GQA, head sizes 64/80/128, lse', (t) => {
   const cases = [
     { label: 'non-causal', lensQ: [5], lensK: [9], Hq: 2, Hkv: 2, D: 64 },
@@ -77,21 +97,12 @@ opTest(['attention'], 'attention: causal, chunked, decode, packed varlen, GQA, h
     { label: 'head size 256', lensQ: [9], lensK: [70], Hq: 2, Hkv: 1, D: 256, causal: true },
   ];
   for (const c of cases) {
-    const seed = freshSeed();
-    const cuQ = [0], cuK = [0];
-    c.lensQ.forEach((l) => cuQ.push(cuQ.at(-1) + l));
-    c.lensK.forEach((l) => cuK.push(cuK.at(-1) + l));
-    const Tq = cuQ.at(-1), Tk = cuK.at(-1);
-    const q = Tensor.from(randomArray(Tq * c.Hq * c.D, seed, -2, 2), [Tq, c.Hq, c.D]);
-    const k = Tensor.from(randomArray(Tk * c.Hkv * c.D, seed + 1, -2, 2), [Tk, c.Hkv, c.D]);
-    const v = Tensor.from(randomArray(Tk * c.Hkv * c.D, seed + 2), [Tk, c.Hkv, c.D]);
-    const packed = c.packed ? { cuSeqlensQ: Int32Array.from(cuQ), cuSeqlensK: Int32Array.from(cuK) } : {};
+    const { Tq, q, k, v, opts, name } = attentionInputs('attention', c);
     const cpuLse = Tensor.full([c.Hq, Tq], NaN);
-    const cpu = ops.attention(q, k, v, { causal: c.causal, lse: cpuLse, ...packed });
+    const cpu = ops.attention(q, k, v, { ...opts, lse: cpuLse });
     const out = Tensor.full([Tq, c.Hq, c.D], NaN, { device: 'cuda' });
     const lse = Tensor.full([c.Hq, Tq], NaN, { device: 'cuda' });
-    ops.attention(onGpu(q), onGpu(k), onGpu(v), { causal: c.causal, lse, out, ...packed });
-    const name = `attention ${c.label} [Tq ${Tq}, Tk ${Tk}, Hq ${c.Hq}, Hkv ${c.Hkv}, D ${c.D}] seed ${seed}`;
+    ops.attention(onGpu(q), onGpu(k), onGpu(v), { ...opts, lse, out });
     compare(t, name, cpu, out, 5e-5);  // both ~1e-5 from float64: fp32 sums in different orders
     compareLse(t, name, cpuLse, lse, 5e-5);
   }
@@ -111,16 +122,8 @@ opTest(['attentionBackward'], 'attentionBackward: windows, full, causal (Tq = Tk
     { label: 'head size 256', lensQ: [9], lensK: [70], Hq: 2, Hkv: 1, D: 256, causal: true },
   ];
   for (const c of cases) {
-    const seed = freshSeed();
-    const cuQ = [0], cuK = [0];
-    c.lensQ.forEach((l) => cuQ.push(cuQ.at(-1) + l));
-    c.lensK.forEach((l) => cuK.push(cuK.at(-1) + l));
-    const Tq = cuQ.at(-1), Tk = cuK.at(-1);
-    const q = Tensor.from(randomArray(Tq * c.Hq * c.D, seed, -2, 2), [Tq, c.Hq, c.D]);
-    const k = Tensor.from(randomArray(Tk * c.Hkv * c.D, seed + 1, -2, 2), [Tk, c.Hkv, c.D]);
-    const v = Tensor.from(randomArray(Tk * c.Hkv * c.D, seed + 2), [Tk, c.Hkv, c.D]);
+    const { Tq, Tk, q, k, v, opts, name, seed } = attentionInputs('attentionBackward', c);
     const dout = Tensor.from(randomArray(Tq * c.Hq * c.D, seed + 3), [Tq, c.Hq, c.D]);
-    const opts = { causal: c.causal ?? false, ...(c.packed ? { cuSeqlensQ: Int32Array.from(cuQ), cuSeqlensK: Int32Array.from(cuK) } : {}) };
     const lse = Tensor.full([c.Hq, Tq], NaN);
     const out = ops.attention(q, k, v, { ...opts, lse });
     const cpu = ops.attentionBackward(q, k, v, out, lse, dout, opts);
@@ -128,7 +131,6 @@ opTest(['attentionBackward'], 'attentionBackward: windows, full, causal (Tq = Tk
     const gpu = { dq: Tensor.full([Tq, c.Hq, c.D], NaN, { device: 'cuda' }), dk: Tensor.full([Tk, c.Hkv, c.D], NaN, { device: 'cuda' }), dv: Tensor.full([Tk, c.Hkv, c.D], NaN, { device: 'cuda' }) };
     native().attentionBackward(onGpu(q).handle, onGpu(k).handle, onGpu(v).handle, onGpu(out).handle, onGpu(lse).handle, onGpu(dout).handle,
       gpu.dq.handle, gpu.dk.handle, gpu.dv.handle, opts);
-    const name = `attentionBackward ${c.label} [Tq ${Tq}, Tk ${Tk}, Hq ${c.Hq}, Hkv ${c.Hkv}, D ${c.D}] seed ${seed}`;
     for (const g of ['dq', 'dk', 'dv']) {
       const size = cpu[g].toArray().reduce((m, x) => Math.max(m, Math.abs(x)), 0);
       compare(t, `${name} ${g}`, cpu[g], gpu[g], 2e-5 * Math.max(1, size));  // both ~1e-6 from float64

@@ -62,6 +62,17 @@ GemmArgs chunkLogitsGemm(const Args& a, int64_t r0, int64_t count, float* buf) {
   return g;
 }
 
+// The backward's input-gradient GEMM of one chunk, the same for both backends:
+// dx[r0, r0 + count) = dz [count, vocab] · lmHead (lmHead [vocab, hidden] is [K, N]).
+inline GemmArgs chunkDxGemm(const TokenLogprobsBackwardArgs& a, int64_t r0, int64_t count, const float* dz) {
+  GemmArgs g;
+  g.M = count; g.N = a.hidden; g.K = a.vocab;
+  g.A = dz; g.lda = a.vocab;
+  g.B = a.lmHead; g.dtypeB = a.lmHeadType; g.bTransposed = false; g.ldb = a.hidden;
+  g.C = a.dx + r0 * a.hidden; g.ldc = a.hidden;
+  return g;
+}
+
 // The GRPO per-token loss of TRL's GRPOTrainer._compute_loss (v0.26), its gradient with
 // respect to the per-token log-probs, and the sums behind TRL's logged metrics. B rows
 // (completions) of T tokens; formulas in test/fixtures/grpo/README.md:
