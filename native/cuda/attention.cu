@@ -32,6 +32,14 @@ __device__ __forceinline__ float warpSum(float v) {
   return v;
 }
 
+// Where sequence `seq` lives in the packed q and k/v, its lengths, and its causal offset: query i
+// of the sequence sees keys j <= i + offset (bottom-right alignment, as the CPU kernels).
+struct SeqSpan { int64_t qBase, kBase, lenQ, lenK, offset; };
+__device__ __forceinline__ SeqSpan seqSpan(const int32_t* cuQ, const int32_t* cuK, int64_t seq) {
+  const int64_t qBase = cuQ[seq], kBase = cuK[seq], lenQ = cuQ[seq + 1] - qBase, lenK = cuK[seq + 1] - kBase;
+  return {qBase, kBase, lenQ, lenK, lenK - lenQ};
+}
+
 // Block x: one entry of `items` (sequence, first flat row); block y: the kv head. Flat row
 // r of a sequence is query r / g with head (kv head)·g + r % g. Lane d of a warp owns output
 // dims d, d + 32, … (kDimsPerLane of them: head dims up to 32·kDimsPerLane).
@@ -46,8 +54,7 @@ attentionKernel(AttentionArgs a, const int32_t* cuQ, const int32_t* cuK, const i
   float* Qs = Vs + kKeys * stride;  // [kRows][D], scaled queries
 
   const int64_t seq = items[2 * blockIdx.x], r0 = items[2 * blockIdx.x + 1];
-  const int64_t qBase = cuQ[seq], kBase = cuK[seq];
-  const int64_t lenQ = cuQ[seq + 1] - qBase, lenK = cuK[seq + 1] - kBase, offset = lenK - lenQ;
+  const auto [qBase, kBase, lenQ, lenK, offset] = seqSpan(cuQ, cuK, seq);
   const int rowsHere = int(min(int64_t(kRows), lenQ * g - r0));
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const bool active = warp < rowsHere;
@@ -212,8 +219,7 @@ attentionDkDvKernel(AttentionBackwardArgs a, const int32_t* cuQ, const int32_t* 
   float* dSs = Ps + kRows * kKeys;  // [kRows][kKeys]
 
   const int64_t seq = items[2 * blockIdx.x], k0 = items[2 * blockIdx.x + 1];
-  const int64_t qBase = cuQ[seq], kBase = cuK[seq];
-  const int64_t lenQ = cuQ[seq + 1] - qBase, lenK = cuK[seq + 1] - kBase, offset = lenK - lenQ;
+  const auto [qBase, kBase, lenQ, lenK, offset] = seqSpan(cuQ, cuK, seq);
   const int n = int(min(int64_t(kKeys), lenK - k0));
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   loadKeyTile(a, kBase, k0, n, kvh, stride, Ks, Vs);
@@ -270,8 +276,7 @@ attentionDqKernel(AttentionBackwardArgs a, const int32_t* cuQ, const int32_t* cu
   float* dOs = Qs + kRows * D;      // [kRows][D]
 
   const int64_t seq = items[2 * blockIdx.x], r0 = items[2 * blockIdx.x + 1];
-  const int64_t qBase = cuQ[seq], kBase = cuK[seq];
-  const int64_t lenQ = cuQ[seq + 1] - qBase, lenK = cuK[seq + 1] - kBase, offset = lenK - lenQ;
+  const auto [qBase, kBase, lenQ, lenK, offset] = seqSpan(cuQ, cuK, seq);
   const int rowsHere = int(min(int64_t(kRows), lenQ * g - r0));
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const bool active = warp < rowsHere;
