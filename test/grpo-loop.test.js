@@ -52,6 +52,33 @@ test('GRPO raises a learnable reward', async (t) => {
   t.true(last > first + 0.1, `mean lowercase share ${first.toFixed(3)} → ${last.toFixed(3)}: ${reward.map((x) => x.toFixed(2)).join(' ')}`);
 });
 
+test('GRPO with LoRA: only the adapter trains and is saved, the reference is the base model, resume is exact', async (t) => {
+  const dir = await fixture();
+  const lora = { r: 4, alpha: 8 };
+  const straight = await runGrpo(config(dir, 'lora', { lora }), { rewardFunctions: [likesA] });
+  // A fresh adapter (B = 0) is the base model: step 1's policy equals the reference exactly.
+  t.is(straight.metrics[0].kl, 0);
+  t.true(straight.metrics[1].kl > 0, 'after one update the adapted policy differs from the base');
+  for (const f of ['adapter_model.safetensors', 'adapter_config.json', 'optimizer.safetensors']) t.true(existsSync(join(dir, 'lora', 'checkpoint-2', f)), f);
+  t.false(existsSync(join(dir, 'lora', 'checkpoint-2', 'model.safetensors')), 'no full weights in a LoRA checkpoint');
+  const controller = new AbortController();
+  await t.throwsAsync(runGrpo(config(dir, 'lora-resumed', { lora }), {
+    rewardFunctions: [likesA], signal: controller.signal, onStep: (s) => { if (s.step === 1) controller.abort(new Error('stop')); },
+  }), { message: 'stop' });
+  await runGrpo(config(dir, 'lora-resumed', { lora }), { rewardFunctions: [likesA], resume: true });
+  const bytes = (o) => readFileSync(join(dir, o, 'checkpoint-2', 'adapter_model.safetensors'));
+  t.true(bytes('lora').equals(bytes('lora-resumed')), 'resumed adapter differs from the straight run');
+});
+
+test('GRPO with LoRA raises a learnable reward (so the rollouts sample the adapted policy, not the base)', async (t) => {
+  const dir = await fixture();
+  const r = await runGrpo(config(dir, 'lora-learn', { lora: { r: 8, alpha: 32 }, steps: 12, batchSize: 2, numGenerations: 6, beta: 0, learningRate: 3e-2, saveEvery: 12, rewardWeights: { accuracy: 0, format: 0 } }),
+    { rewardFunctions: [likesA] });
+  const reward = r.metrics.map((m) => m.rewards.lowercase.mean);
+  const first = (reward[0] + reward[1] + reward[2]) / 3, last = (reward.at(-1) + reward.at(-2) + reward.at(-3)) / 3;
+  t.true(last > first + 0.1, `mean lowercase share ${first.toFixed(3)} → ${last.toFixed(3)}: ${reward.map((x) => x.toFixed(2)).join(' ')}`);
+});
+
 test('rollouts from an OpenAI-compatible server on 127.0.0.1 (the package\'s own) train the policy', async (t) => {
   const dir = await fixture();
   const server = await serveModel({ model: join(dir, 'model'), port: 0 });
@@ -70,4 +97,6 @@ test('a bad GRPO config names the key', async (t) => {
   await t.throwsAsync(runGrpo(config(dir, 'bad', { numGenerations: 1 })), { message: /'numGenerations' must be an integer ≥ 2, got 1/ });
   await t.throwsAsync(runGrpo(config(dir, 'bad', { lossType: 'ppo' })), { message: /'lossType' must be one of/ });
   await t.throwsAsync(runGrpo(config(dir, 'bad', { rollout: { source: 'openai' } })), { message: /rollout.baseUrl/ });
+  await t.throwsAsync(runGrpo(config(dir, 'bad', { lora: { r: 0, alpha: 1 } })), { message: /'lora.r' must be an integer ≥ 1, got 0/ });
+  await t.throwsAsync(runGrpo(config(dir, 'bad', { lora: { r: 2, alpha: 1, targetModules: ['qq_proj'] } })), { message: /lora.targetModules/ });
 });

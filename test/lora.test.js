@@ -178,6 +178,30 @@ test('merged weights give the adapter model’s logits: in memory, loadModel({ a
   t.log(`adapter-model vs merged logits: max gap ${g.worst} (loadModel({ adapter })), ${m.worst} (in memory); logits up to ${g.scale}`);
 });
 
+test('withMerged: the inference path runs the adapter model, then the base weights come back bit for bit; withoutAdapters: the base model', async (t) => {
+  const { model, example, r } = await setup(t);
+  const before = new Map([...model.weights.params].map(([n, w]) => [n, Buffer.from(w.toArray().buffer.slice(0))]));
+  const basePath = trainingPathLogits(model, example);
+  const lora = attachLora(model, { ...ALL, seed: 7 });
+  t.teardown(() => lora.dispose());
+  randomizeB(lora, r, 0.5);
+  const adapterLogits = trainingPathLogits(model, example);
+  t.true(maxGap(adapterLogits, basePath).worst > 1e-2, 'the adapter changes the logits at this size');
+  // GRPO's reference policy: the adapters off for the call, on again after it.
+  t.deepEqual(lora.withoutAdapters(() => trainingPathLogits(model, example)), basePath);
+  t.deepEqual(trainingPathLogits(model, example), adapterLogits);
+  // GRPO's rollouts: the inference path (which refuses attached adapters) on merged weights.
+  const inside = await lora.withMerged(async () => (await model.forward(example)).logits);
+  const g = maxGap(inside, adapterLogits);
+  t.true(g.worst <= 1e-4 * Math.max(1, g.scale), `inference inside withMerged vs adapter model: max gap ${g.worst}`);
+  for (const [n, w] of model.weights.params) t.true(Buffer.from(w.toArray().buffer.slice(0)).equals(before.get(n)), `${n} restored exactly`);
+  t.deepEqual(trainingPathLogits(model, example), adapterLogits, 'adapters attached again');
+  // A failing call still restores the weights and the adapters.
+  await t.throwsAsync(lora.withMerged(async () => { throw new Error('boom'); }), { message: 'boom' });
+  for (const [n, w] of model.weights.params) t.true(Buffer.from(w.toArray().buffer.slice(0)).equals(before.get(n)), `${n} restored after a throw`);
+  t.deepEqual(trainingPathLogits(model, example), adapterLogits);
+});
+
 test('the inference path refuses an attached adapter instead of ignoring it', async (t) => {
   const { model, example } = await setup(t, 'text-only-f32');
   const lora = attachLora(model, { r: 2, alpha: 2, targetModules: ['q_proj'] });

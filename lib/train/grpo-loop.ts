@@ -15,9 +15,9 @@ import { validate, type Schema } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { computeAdvantages, type ScaleRewards } from './grpo.js';
 import { engineRolloutSource, referenceLogprobs, scoreCompletions, type Rollout, type RolloutPrompt, type RolloutSource } from './grpo-stages.js';
-import { betweenSteps, COMMON_SCHEMA, type CommonLoopConfig, DataOrder, MetricsLog, openLoop, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
+import { betweenSteps, COMMON_SCHEMA, type CommonLoopConfig, DataOrder, MetricsLog, openLoop, openTrainedModel, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
 import { AdamW } from './optim.js';
-import { GradBuffers, trainablePredicate } from './params.js';
+import { GradBuffers } from './params.js';
 import { lineChartSvg } from './plots.js';
 import { defaultRewardFunctions, type WeightedRewardFunction } from './reward-functions.js';
 import { learningRateSchedule } from './schedule.js';
@@ -152,25 +152,27 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
   if (prompts.length === 0) throw new Error(`${config.data}: no usable records`);
 
   const ckpt = resumeFrom ? await loadCheckpoint(resumeFrom) : undefined;
-  const model = await loadModel(ckpt ? ckpt.dir : config.model, { dtype: config.dtype });
-  // The reference policy is the starting model, frozen (also after a resume).
-  const refModel = config.beta !== 0 ? await loadModel(config.model, { dtype: config.dtype }) : undefined;
-  const source = opts.rolloutSource ?? (config.rollout?.source === 'openai'
-    ? openAiRolloutSource({ baseUrl: config.rollout.baseUrl!, model: config.rollout.model, apiKey: config.rollout.apiKey, tokenizer: processor.tokenizer })
-    : engineRolloutSource(model, processor.tokenizer));
+  using trained = await openTrainedModel(config, ckpt, 'GRPO config');
+  const { model, lora, isTrainable } = trained;
+  // The reference policy is the starting model, frozen (also after a resume): with LoRA, the
+  // base weights themselves (the adapters switched off), so no second copy is loaded.
+  using refModel = config.beta !== 0 && !lora ? await loadModel(config.model, { dtype: config.dtype }) : undefined;
+  const engine = !opts.rolloutSource && config.rollout?.source !== 'openai';
+  const source = opts.rolloutSource ?? (engine
+    ? engineRolloutSource(model, processor.tokenizer)
+    : openAiRolloutSource({ baseUrl: config.rollout!.baseUrl!, model: config.rollout!.model, apiKey: config.rollout!.apiKey, tokenizer: processor.tokenizer }));
   const rewardFns: WeightedRewardFunction<McqRecord>[] = [
     ...defaultRewardFunctions().map((f) => ({ ...f, weight: config.rewardWeights?.[f.name as 'accuracy' | 'format'] ?? f.weight })),
     ...(opts.rewardFunctions ?? []),
   ];
   try {
-    const isTrainable = trainablePredicate(model.weights, config.trainable);
-    using opt = AdamW.forModel(model.parameters().filter(([name]) => isTrainable(name)), { weightDecay: config.weightDecay, maxGradNorm: config.maxGradNorm });
+    using opt = AdamW.forModel(trained.trained, { weightDecay: config.weightDecay, maxGradNorm: config.maxGradNorm });
     const trainer = resumeState(ckpt, opt, { step: 0, consumed: 0, seed: config.seed, config }, log);
     const schedule = learningRateSchedule({ kind: config.schedule, lr: config.learningRate, warmupSteps: config.warmupSteps, totalSteps: config.steps });
     const metrics = new MetricsLog<GrpoStepMetrics>(join(config.output, 'metrics.jsonl'));
     await metrics.open(trainer.step);
     const order = new DataOrder(prompts.length, config.seed, 'grpo-order');
-    using grads = new GradBuffers(model.weights);
+    using grads = new GradBuffers(trained.params);
     let checkpoint = resumeFrom ?? '';
     // A completion cut at a stop string ('</answer>') is closed with <|im_end|>, as the SFT targets
     // are: trained without it, the policy would forget to end its turn after the answer (and, at
@@ -188,14 +190,18 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
       const t0 = performance.now();
       const picked = Array.from({ length: config.batchSize }, () => prompts[order.at(trainer.consumed++)]);
       const rollouts: Rollout[] = [];
-      for (const [i, p] of picked.entries()) {
-        const rs = await source.generate(p.prompt, {
-          numGenerations: G, temperature: tau, topP: config.topP, maxCompletionLength: config.maxCompletionLength,
-          stopStrings: ['</answer>'], seed: deriveSeed('grpo-rollout', config.seed, trainer.step, i),
-        });
-        if (rs.length !== G) throw new Error(`rollout source returned ${rs.length} completions for prompt ${i}, expected ${G}`);
-        rollouts.push(...rs.map(endTurn));
-      }
+      const generateAll = async () => {
+        for (const [i, p] of picked.entries()) {
+          const rs = await source.generate(p.prompt, {
+            numGenerations: G, temperature: tau, topP: config.topP, maxCompletionLength: config.maxCompletionLength,
+            stopStrings: ['</answer>'], seed: deriveSeed('grpo-rollout', config.seed, trainer.step, i),
+          });
+          if (rs.length !== G) throw new Error(`rollout source returned ${rs.length} completions for prompt ${i}, expected ${G}`);
+          rollouts.push(...rs.map(endTurn));
+        }
+      };
+      // The local engine samples from the adapted policy: adapters merged for the rollouts.
+      await (lora && engine ? lora.withMerged(generateAll) : generateAll());
       const t1 = performance.now();
       // 2. rewards and advantages.
       const B = rollouts.length;
@@ -209,7 +215,8 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
       const t2 = performance.now();
       // 3. reference and old-policy log-probs (no gradient).
       const batch = rollouts.map((r, b) => ({ inputs: picked[Math.floor(b / G)].prompt.inputs, completionIds: r.completionIds }));
-      const refLogp = refModel ? referenceLogprobs(refModel, batch, tau) : undefined;
+      const refLogp = config.beta === 0 ? undefined
+        : lora ? lora.withoutAdapters(() => referenceLogprobs(model, batch, tau)) : referenceLogprobs(refModel!, batch, tau);
       const oldLogp = config.numIterations > 1 ? referenceLogprobs(model, batch, tau) : undefined;
       const t3 = performance.now();
       // 4. policy update(s): micro-batches of consecutive completions, one AdamW step per iteration.
@@ -220,12 +227,14 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
       let lossSum = 0, klSum = 0, entSum = 0, tokens = 0, low = 0, high = 0, region = 0, clipCount = 0, gradNorm = NaN;
       let skipped: string | undefined;
       const lr = schedule(trainer.step);
+      let microBatch = 0;
       for (let iter = 0; iter < config.numIterations; iter++) {
         for (let s = 0; s < B; s += per) {
+          if (lora) lora.dropoutKey = { step: trainer.step, microBatch: microBatch++ };
           const rows = Array.from({ length: Math.min(per, B - s) }, (_, k) => s + k);
           const mbLengths = rows.map((b) => lengths[b]);
           const T = Math.max(...mbLengths);
-          using tape = trainingTape(model, isTrainable);
+          using tape = trainingTape(model, isTrainable, lora);
           using out = completionLogprobs(model, rows.map((b) => ({ ...batch[b].inputs, completionIds: batch[b].completionIds })), { temperature: tau, entropy: true, tape, checkpointLayers: config.activationCheckpointing });
           const pad = (v: ArrayLike<number>) => Tensor.from<'float32'>(padded(v, mbLengths, T), [rows.length, T]);
           const packedOf = (per: Float32Array[] | undefined) => per && rows.flatMap((b) => Array.from(per[b]));
@@ -278,7 +287,7 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
       opts.onStep?.(m);
       if (trainer.step === config.steps || (config.saveEvery && trainer.step % config.saveEvery === 0)) {
         checkpoint = join(config.output, `checkpoint-${trainer.step}`);
-        await saveCheckpoint(checkpoint, { weights: model.weights.params, like: config.model, optimizer: opt.state(), trainer: { ...trainer } });
+        await saveCheckpoint(checkpoint, { ...trained.saved(), like: config.model, optimizer: opt.state(), trainer: { ...trainer } });
         await writeCurves(config.output, metrics.history);
         log(`saved ${checkpoint}`);
       }
@@ -286,8 +295,6 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
     return { steps: trainer.step, checkpoint, metrics: metrics.history };
   } finally {
     await source.close?.();
-    refModel?.dispose();
-    model.dispose();
   }
 }
 

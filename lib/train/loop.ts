@@ -8,8 +8,12 @@ import { loadProcessor, type Processor } from '../processing/processor.js';
 import { createRng, deriveSeed } from '../random.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { LoadedCheckpoint } from './checkpoint.js';
-import { readConfigFile, type Schema } from './config.js';
+import { loadModel, type Model } from '../model/model.js';
+import type { Tensor } from '../tensor.js';
+import { ConfigError, readConfigFile, type Schema } from './config.js';
+import { attachLora, TEXT_LORA_TARGETS, type LoraAdapters } from './lora.js';
 import type { AdamW } from './optim.js';
+import { trainablePredicate, type ParamSource } from './params.js';
 
 export interface TrainCallbacks<M> {
   onStep?: (m: M) => void;
@@ -106,6 +110,11 @@ export interface CommonLoopConfig {
   dtype?: 'float32' | 'bfloat16';
   /** Use the first N records (quick runs). */
   limit?: number;
+  /**
+   * Train LoRA adapters on the base model instead of its weights (`trainable` is then ignored):
+   * checkpoints hold the adapter in PEFT's layout plus the optimizer and trainer state.
+   */
+  lora?: { r: number; alpha: number; dropout: number; targetModules: string[]; vision: string[] };
 }
 
 /**
@@ -137,6 +146,16 @@ export const COMMON_SCHEMA: Schema = {
   activationCheckpointing: { type: 'boolean', default: false },
   dtype: { type: 'enum', values: ['float32', 'bfloat16'] },
   limit: { type: 'number', integer: true, min: 1 },
+  lora: {
+    type: 'object',
+    rules: {
+      r: { type: 'number', integer: true, min: 1, required: true },
+      alpha: { type: 'number', min: 0, exclusiveMin: true, required: true },
+      dropout: { type: 'number', min: 0, max: 0.99, default: 0 },
+      targetModules: { type: 'strings', default: [...TEXT_LORA_TARGETS] },
+      vision: { type: 'strings', default: [] },
+    },
+  },
 };
 
 /** Reads and validates a loop's config file; its model, data and output paths are relative to the file. */
@@ -144,6 +163,47 @@ export function readLoopConfig<T extends { model: string; data: string; output: 
   const c = readConfigFile<T>(file, schema);
   const base = resolve(file, '..');
   return { ...c, model: resolve(base, c.model), data: resolve(base, c.data), output: resolve(base, c.output) };
+}
+
+/** The model a loop trains, what trains in it, and what its checkpoints hold. */
+export interface TrainedModel extends Disposable {
+  model: Model;
+  /** The adapters, when the config has `lora`. */
+  lora?: LoraAdapters;
+  isTrainable: (name: string) => boolean;
+  /** [name, tensor] of everything the optimizer updates. */
+  trained: [string, Tensor][];
+  /** Where gradients go: the model's weights or the adapters. */
+  params: ParamSource;
+  /** The weights or adapter part of saveCheckpoint's options. */
+  saved(): { weights: Map<string, Tensor> } | { adapter: { tensors: Map<string, Tensor>; config: Record<string, unknown> } };
+}
+
+/**
+ * Loads the model to train: the checkpoint's weights when resuming, else `model`. With `lora`
+ * the base is always `model`, with fresh adapters attached: a resume restores them through the
+ * optimizer state, whose fp32 masters are A and B themselves. `where` names the loop in errors.
+ */
+export async function openTrainedModel(config: CommonLoopConfig, ckpt: LoadedCheckpoint | undefined, where: string): Promise<TrainedModel> {
+  const model = await loadModel(ckpt && !config.lora ? ckpt.dir : config.model, { dtype: config.dtype });
+  let lora: LoraAdapters | undefined;
+  try {
+    lora = config.lora ? attachLora(model, { ...config.lora, seed: config.seed }) : undefined;
+  } catch (e) {
+    model.dispose();
+    throw new ConfigError(`${where}: ${(e as Error).message.replace(/^lora: '/, "'lora.")}`);
+  }
+  const isTrainable = lora ? () => true : trainablePredicate(model.weights, config.trainable);
+  return {
+    model, lora, isTrainable,
+    trained: lora ? lora.parameters() : model.parameters().filter(([name]) => isTrainable(name)),
+    params: lora ?? model.weights,
+    saved: () => (lora ? { adapter: { tensors: lora.params, config: lora.peftConfig(config.model) } } : { weights: model.weights.params }),
+    [Symbol.dispose]: () => {
+      lora?.dispose();
+      model.dispose();
+    },
+  };
 }
 
 /** The loop state to continue from: the checkpoint's (its optimizer state loaded into `opt`), or a fresh one. */

@@ -14,9 +14,10 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { mul } from '../ops/basic.js';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, mergeAdapterModules, peftTensorName } from '../model/adapter.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, mergeAdapterModules, peftTensorName, type AdapterModule } from '../model/adapter.js';
 import { loadModel, type Model } from '../model/model.js';
-import type { F32, Linear, ModelWeights, ParamSlice } from '../model/weights.js';
+import type { F32, Linear, LoraAdapter, ModelWeights, ParamSlice } from '../model/weights.js';
+import { native } from '../native.js';
 import { createRng, deriveSeed } from '../random.js';
 import { Tensor, disposeAll } from '../tensor.js';
 import { saveCheckpoint, withCpuCopies } from './checkpoint.js';
@@ -117,7 +118,8 @@ export class LoraAdapters implements ParamSource, Disposable {
   /** Dropout masks are a function of (seed, module, step, micro-batch): the loop sets the last two. */
   dropoutKey: DropoutKey = { step: 0, microBatch: 0 };
   readonly #modules: { path: string; a: F32; b: F32 }[] = [];
-  readonly #attached: Linear[] = [];
+  /** Every projection with its adapter (`part.lora` is set while attached). */
+  readonly #attached: { part: Linear; adapter: LoraAdapter }[] = [];
   readonly #owned: Tensor[] = [];
 
   constructor(readonly weights: ModelWeights, readonly options: ResolvedLoraOptions) {
@@ -147,7 +149,7 @@ export class LoraAdapters implements ParamSource, Disposable {
           if (bPart !== b) this.slices.set(bPart, { name: bName, offset: row * r });
           row += rows;
           part.lora = { a, b: bPart, scale: this.scale, dropout: drop };
-          this.#attached.push(part);
+          this.#attached.push({ part, adapter: part.lora });
         }
         this.slices.set(b, { name: bName, offset: 0 });
       });
@@ -225,14 +227,53 @@ export class LoraAdapters implements ParamSource, Disposable {
 
   /** W += scale·B·A for every module (then detach: the model runs plain weights again). */
   mergeIntoModel(): void {
-    mergeAdapterModules(this.weights, this.#modules.map((m) => ({ module: m.path, a: m.a, b: m.b })), this.scale, 'lora');
+    mergeAdapterModules(this.weights, this.#adapterModules(), this.scale, 'lora');
     this.detach();
   }
 
   /** Removes the adapters from the projections (the tensors stay until dispose). */
   detach(): void {
-    for (const p of this.#attached) delete p.lora;
+    for (const { part } of this.#attached) delete part.lora;
     this.#attached.length = 0;
+  }
+
+  /** Runs `fn` on the base model: the adapters are off during the call (GRPO's reference policy). */
+  withoutAdapters<T>(fn: () => T): T {
+    for (const { part } of this.#attached) delete part.lora;
+    try {
+      return fn();
+    } finally {
+      for (const { part, adapter } of this.#attached) part.lora = adapter;
+    }
+  }
+
+  /**
+   * Runs `fn` with the adapters merged into the weights (W + scale·B·A), so that the inference
+   * path (which refuses attached adapters) samples from the adapted model; afterwards the base
+   * weights are copied back exactly (not un-merged, which would not round-trip in floating
+   * point) and the adapters re-attached. Costs a copy of the targeted weights while `fn` runs.
+   */
+  async withMerged<T>(fn: () => Promise<T>): Promise<T> {
+    const modules = this.#adapterModules();
+    const saved = modules.map(({ module }) => {
+      const w = this.weights.params.get(`${module}.weight`)!;
+      return { w, copy: w.clone() };
+    });
+    for (const { part } of this.#attached) delete part.lora;
+    try {
+      mergeAdapterModules(this.weights, modules, this.scale, 'lora');
+      return await fn();
+    } finally {
+      for (const { w, copy } of saved) {
+        native().copy(w.handle, copy.handle);
+        copy.dispose();
+      }
+      for (const { part, adapter } of this.#attached) part.lora = adapter;
+    }
+  }
+
+  #adapterModules(): AdapterModule[] {
+    return this.#modules.map((m) => ({ module: m.path, a: m.a, b: m.b }));
   }
 
   dispose(): void {

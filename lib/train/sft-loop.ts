@@ -5,17 +5,15 @@
 // trainSft() (train-worker.ts) runs it in a worker so the caller's event loop stays free.
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadModel, type Model } from '../model/model.js';
-import { ConfigError, validate, type Schema } from './config.js';
+import { validate, type Schema } from './config.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { AdamW } from './optim.js';
-import { betweenSteps, COMMON_SCHEMA, type CommonLoopConfig, DataOrder, MetricsLog, openLoop, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
-import { GradBuffers, trainablePredicate } from './params.js';
+import { betweenSteps, COMMON_SCHEMA, type CommonLoopConfig, DataOrder, MetricsLog, openLoop, openTrainedModel, readLoopConfig, resumeState, type TrainCallbacks } from './loop.js';
+import { GradBuffers } from './params.js';
 import { lineChartSvg } from './plots.js';
 import { learningRateSchedule } from './schedule.js';
 import { microBatches, prepareSftExamples, type PreparedExample } from './sft-data.js';
 import { sftBackward } from './sft.js';
-import { attachLora, TEXT_LORA_TARGETS, type LoraAdapters } from './lora.js';
 
 export interface SftConfig extends CommonLoopConfig {
   /** Optimiser steps (default: one epoch's worth when `epochs` is not given either). */
@@ -25,11 +23,6 @@ export interface SftConfig extends CommonLoopConfig {
   batchSize: number;
   /** Token budget of one micro-batch (prompt + completion tokens, images included). */
   maxTokens: number;
-  /**
-   * Train LoRA adapters instead of the weights (`trainable` is then ignored): checkpoints hold
-   * the adapter in PEFT's layout plus the optimizer and trainer state.
-   */
-  lora?: { r: number; alpha: number; dropout: number; targetModules: string[]; vision: string[] };
 }
 
 export const SFT_SCHEMA: Schema = {
@@ -40,16 +33,6 @@ export const SFT_SCHEMA: Schema = {
   maxTokens: { type: 'number', integer: true, min: 1, default: 8192 },
   learningRate: { type: 'number', min: 0, exclusiveMin: true, default: 1e-5 },
   schedule: { type: 'enum', values: ['constant', 'cosine'], default: 'cosine' },
-  lora: {
-    type: 'object',
-    rules: {
-      r: { type: 'number', integer: true, min: 1, required: true },
-      alpha: { type: 'number', min: 0, exclusiveMin: true, required: true },
-      dropout: { type: 'number', min: 0, max: 0.99, default: 0 },
-      targetModules: { type: 'strings', default: [...TEXT_LORA_TARGETS] },
-      vision: { type: 'strings', default: [] },
-    },
-  },
 };
 
 export function readSftConfig(file: string): SftConfig {
@@ -85,72 +68,52 @@ export async function runSft(raw: SftConfig, opts: TrainCallbacks<SftStepMetrics
   const totalSteps = config.steps ?? Math.max(1, Math.ceil(((config.epochs ?? 1) * examples.length) / config.batchSize));
 
   const ckpt = resumeFrom ? await loadCheckpoint(resumeFrom) : undefined;
-  // With LoRA the base model is always the one in `model` (the checkpoint holds the adapter, which
-  // the optimizer state restores: its masters are A and B themselves).
-  const model: Model = await loadModel(ckpt && !config.lora ? ckpt.dir : config.model, { dtype: config.dtype });
-  let lora: LoraAdapters | undefined;
-  try {
-    lora = config.lora ? checkedLora(() => attachLora(model, { ...config.lora!, seed: config.seed })) : undefined;
-    const isTrainable = lora ? () => true : trainablePredicate(model.weights, config.trainable);
-    const trained = lora ? lora.parameters() : model.parameters().filter(([name]) => isTrainable(name));
-    using opt = AdamW.forModel(trained, { weightDecay: config.weightDecay, maxGradNorm: config.maxGradNorm });
-    const trainer = resumeState(ckpt, opt, { step: 0, consumed: 0, seed: config.seed, config }, log);
-    const schedule = learningRateSchedule({ kind: config.schedule, lr: config.learningRate, warmupSteps: config.warmupSteps, totalSteps });
-    const metrics = new MetricsLog<SftStepMetrics>(join(config.output, 'metrics.jsonl'));
-    await metrics.open(trainer.step);
-    const history = metrics.history;
-    using grads = new GradBuffers(lora ?? model.weights);
-    let checkpoint = resumeFrom ?? '';
-    const order = new DataOrder(examples.length, config.seed, 'sft-order');
-    while (trainer.step < totalSteps) {
-      await betweenSteps(opts.signal);
-      const t0 = performance.now();
-      const batch: PreparedExample[] = [];
-      for (let k = 0; k < config.batchSize; k++) batch.push(examples[order.at(trainer.consumed++)]);
-      const completionTokens = batch.reduce((s, e) => s + e.completionIds.length, 0);
-      let lossSum = 0, tokens = 0;
-      let microBatch = 0;
-      for (const mb of microBatches(batch, config.maxTokens)) {
-        if (lora) lora.dropoutKey = { step: trainer.step, microBatch: microBatch++ };
-        const r = sftBackward(model, mb, grads, { isTrainable, lossScale: 1 / completionTokens, checkpointLayers: config.activationCheckpointing, params: lora });
-        lossSum += r.lossSum;
-        tokens += mb.reduce((s, e) => s + e.tokens, 0);
-      }
-      const loss = lossSum / completionTokens;
-      const lr = schedule(trainer.step);
-      const res = opt.step(grads.tensors, { lr, loss });
-      grads.clear();
-      trainer.step++;
-      const m: SftStepMetrics = {
-        step: trainer.step, totalSteps, loss, lr, gradNorm: res.gradNorm, tokens,
-        tokensPerSecond: tokens / ((performance.now() - t0) / 1000), epoch: trainer.consumed / examples.length,
-        ...(res.skipped ? { skipped: res.reason } : {}),
-      };
-      if (res.skipped) log(`step ${m.step}: skipped (${res.reason}); weights unchanged`);
-      metrics.append(m);
-      opts.onStep?.(m);
-      const last = trainer.step === totalSteps;
-      if (last || (config.saveEvery && trainer.step % config.saveEvery === 0)) {
-        checkpoint = join(config.output, `checkpoint-${trainer.step}`);
-        const saved = lora ? { adapter: { tensors: lora.params, config: lora.peftConfig(config.model) } } : { weights: model.weights.params };
-        await saveCheckpoint(checkpoint, { ...saved, like: config.model, optimizer: opt.state(), trainer: { ...trainer } });
-        await writeFileAtomic(join(config.output, 'loss.svg'), lineChartSvg([{ name: 'training loss', points: history.map((h) => [h.step, h.loss]) }],
-          { title: 'SFT loss', xLabel: 'step', yLabel: 'mean −log p per completion token' }));
-        log(`saved ${checkpoint}`);
-      }
+  using trained = await openTrainedModel(config, ckpt, 'SFT config');
+  const { model, lora, isTrainable } = trained;
+  using opt = AdamW.forModel(trained.trained, { weightDecay: config.weightDecay, maxGradNorm: config.maxGradNorm });
+  const trainer = resumeState(ckpt, opt, { step: 0, consumed: 0, seed: config.seed, config }, log);
+  const schedule = learningRateSchedule({ kind: config.schedule, lr: config.learningRate, warmupSteps: config.warmupSteps, totalSteps });
+  const metrics = new MetricsLog<SftStepMetrics>(join(config.output, 'metrics.jsonl'));
+  await metrics.open(trainer.step);
+  const history = metrics.history;
+  using grads = new GradBuffers(trained.params);
+  let checkpoint = resumeFrom ?? '';
+  const order = new DataOrder(examples.length, config.seed, 'sft-order');
+  while (trainer.step < totalSteps) {
+    await betweenSteps(opts.signal);
+    const t0 = performance.now();
+    const batch: PreparedExample[] = [];
+    for (let k = 0; k < config.batchSize; k++) batch.push(examples[order.at(trainer.consumed++)]);
+    const completionTokens = batch.reduce((s, e) => s + e.completionIds.length, 0);
+    let lossSum = 0, tokens = 0;
+    let microBatch = 0;
+    for (const mb of microBatches(batch, config.maxTokens)) {
+      if (lora) lora.dropoutKey = { step: trainer.step, microBatch: microBatch++ };
+      const r = sftBackward(model, mb, grads, { isTrainable, lossScale: 1 / completionTokens, checkpointLayers: config.activationCheckpointing, params: lora });
+      lossSum += r.lossSum;
+      tokens += mb.reduce((s, e) => s + e.tokens, 0);
     }
-    return { steps: trainer.step, finalLoss: history.at(-1)?.loss ?? NaN, checkpoint, metrics: history };
-  } finally {
-    lora?.dispose();
-    model.dispose();
+    const loss = lossSum / completionTokens;
+    const lr = schedule(trainer.step);
+    const res = opt.step(grads.tensors, { lr, loss });
+    grads.clear();
+    trainer.step++;
+    const m: SftStepMetrics = {
+      step: trainer.step, totalSteps, loss, lr, gradNorm: res.gradNorm, tokens,
+      tokensPerSecond: tokens / ((performance.now() - t0) / 1000), epoch: trainer.consumed / examples.length,
+      ...(res.skipped ? { skipped: res.reason } : {}),
+    };
+    if (res.skipped) log(`step ${m.step}: skipped (${res.reason}); weights unchanged`);
+    metrics.append(m);
+    opts.onStep?.(m);
+    const last = trainer.step === totalSteps;
+    if (last || (config.saveEvery && trainer.step % config.saveEvery === 0)) {
+      checkpoint = join(config.output, `checkpoint-${trainer.step}`);
+      await saveCheckpoint(checkpoint, { ...trained.saved(), like: config.model, optimizer: opt.state(), trainer: { ...trainer } });
+      await writeFileAtomic(join(config.output, 'loss.svg'), lineChartSvg([{ name: 'training loss', points: history.map((h) => [h.step, h.loss]) }],
+        { title: 'SFT loss', xLabel: 'step', yLabel: 'mean −log p per completion token' }));
+      log(`saved ${checkpoint}`);
+    }
   }
-}
-
-/** attachLora with its option errors worded as config errors (naming the key). */
-function checkedLora(attach: () => LoraAdapters): LoraAdapters {
-  try {
-    return attach();
-  } catch (e) {
-    throw new ConfigError(`SFT config: ${(e as Error).message.replace(/^lora: '/, "'lora.")}`);
-  }
+  return { steps: trainer.step, finalLoss: history.at(-1)?.loss ?? NaN, checkpoint, metrics: history };
 }
