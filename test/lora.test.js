@@ -4,7 +4,7 @@
 // into a checkpoint by mergeLora) gives the adapter model's logits; a LoRA SFT run lowers the loss.
 import test from 'ava';
 import { directionalCheck } from './directional-check.js';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -19,6 +19,7 @@ import { lmHeadLogits, packedPlan, runLayers } from '../dist/model/decoder.js';
 import { runSft } from '../dist/train/sft-loop.js';
 import { Tape } from '../dist/tape.js';
 import { cast } from '../dist/ops/basic.js';
+import { saveSafetensors } from '../dist/io/safetensors.js';
 import { freshSeed, rng } from './helpers.js';
 import { goldenDir, inputsOf, loadCase } from './model-golden-helpers.js';
 
@@ -93,7 +94,7 @@ for (const dropout of [0, 0.3]) {
     const frozen = new Map(model.parameters().map(([n, p]) => [n, p.toArray()]));
     const { grads } = await sftLossAndGrads(model, example, { lora });
     t.deepEqual([...grads.keys()].sort(), [...lora.params.keys()].sort(), 'gradients exactly for the adapters');
-    t.true(grads.has('base_model.model.visual.blocks.0.attn.qkv.lora_A.weight') && grads.has('base_model.model.model.layers.1.mlp.down_proj.lora_B.weight'));
+    t.true(grads.has('base_model.model.model.visual.blocks.0.attn.qkv.lora_A.weight') && grads.has('base_model.model.model.language_model.layers.1.mlp.down_proj.lora_B.weight'));
     for (const [name, g] of grads) t.true(g.some((v) => v !== 0), `${name} receives a gradient`);
     const loss = async () => (await sftLossAndGrads(model, example, { lora })).loss;
     for (let trial = 0; trial < 3; trial++) {
@@ -117,13 +118,13 @@ test("saved adapter: PEFT's tensor names, shapes and adapter_config.json", async
   t.teardown(() => f.close());
   const H = cfg.text.hiddenSize, V = cfg.vision.hiddenSize;
   const expected = {
-    'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight': [3, H],
-    'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight': [cfg.text.numHeads * cfg.text.headDim, 3],
-    'base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight': [cfg.text.numKvHeads * cfg.text.headDim, 3],
-    'base_model.model.model.layers.0.mlp.down_proj.lora_A.weight': [3, cfg.text.intermediateSize],
-    'base_model.model.visual.blocks.0.attn.qkv.lora_A.weight': [3, V],
-    'base_model.model.visual.blocks.0.attn.qkv.lora_B.weight': [3 * V, 3],
-    'base_model.model.visual.merger.mlp.0.lora_B.weight': [model.weights.params.get('visual.merger.mlp.0.weight').shape[0], 3],
+    'base_model.model.model.language_model.layers.0.self_attn.q_proj.lora_A.weight': [3, H],
+    'base_model.model.model.language_model.layers.0.self_attn.q_proj.lora_B.weight': [cfg.text.numHeads * cfg.text.headDim, 3],
+    'base_model.model.model.language_model.layers.1.self_attn.v_proj.lora_B.weight': [cfg.text.numKvHeads * cfg.text.headDim, 3],
+    'base_model.model.model.language_model.layers.0.mlp.down_proj.lora_A.weight': [3, cfg.text.intermediateSize],
+    'base_model.model.model.visual.blocks.0.attn.qkv.lora_A.weight': [3, V],
+    'base_model.model.model.visual.blocks.0.attn.qkv.lora_B.weight': [3 * V, 3],
+    'base_model.model.model.visual.merger.mlp.0.lora_B.weight': [model.weights.params.get('visual.merger.mlp.0.weight').shape[0], 3],
   };
   for (const [name, shape] of Object.entries(expected)) {
     t.true(f.keys().includes(name), `${name} saved`);
@@ -135,7 +136,7 @@ test("saved adapter: PEFT's tensor names, shapes and adapter_config.json", async
   t.false(f.keys().some((k) => k.includes('k_proj') || k.includes('gate_proj') || k.includes('.default.')));
   t.is(f.metadata.format, 'pt');
   // B as trained (its q/k/v parts were views of it)
-  t.deepEqual(f.get('base_model.model.visual.blocks.1.attn.qkv.lora_B.weight').toArray(), lora.params.get('base_model.model.visual.blocks.1.attn.qkv.lora_B.weight').toArray());
+  t.deepEqual(f.get('base_model.model.model.visual.blocks.1.attn.qkv.lora_B.weight').toArray(), lora.params.get('base_model.model.model.visual.blocks.1.attn.qkv.lora_B.weight').toArray());
 
   const c = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
   t.like(c, { peft_type: 'LORA', r: 3, lora_alpha: 12, lora_dropout: 0.05, bias: 'none', task_type: 'CAUSAL_LM', fan_in_fan_out: false, base_model_name_or_path: 'some/base-model', use_dora: false, use_rslora: false, inference_mode: true });
@@ -176,6 +177,35 @@ test('merged weights give the adapter model’s logits: in memory, loadModel({ a
   const m = maxGap(inMemory, adapterLogits);
   t.true(m.worst <= 1e-4 * Math.max(1, m.scale), `merged in memory vs adapter model: max gap ${m.worst}`);
   t.log(`adapter-model vs merged logits: max gap ${g.worst} (loadModel({ adapter })), ${m.worst} (in memory); logits up to ${g.scale}`);
+});
+
+test('loadModel({ adapter }) reads both module layouts (older PEFT: model.layers.…, visual.…) and names a foreign module', async (t) => {
+  const { model, example, r } = await setup(t);
+  const lora = attachLora(model, { ...ALL, seed: 9 });
+  t.teardown(() => lora.dispose());
+  randomizeB(lora, r, 0.5);
+  const dir = mkdtempSync(join(tmpdir(), 'gmai-lora-'));
+  await saveLoraAdapter(join(dir, 'nested'), lora, goldenDir('tiny-model'));
+  // The same adapter under the flat names older PEFT versions wrote.
+  const flatName = (n) => n.replace('base_model.model.model.language_model.', 'base_model.model.model.').replace('base_model.model.model.visual.', 'base_model.model.visual.');
+  const src = openSafetensors(join(dir, 'nested', 'adapter_model.safetensors'));
+  const flat = new Map(src.keys().map((k) => [flatName(k), src.get(k)]));
+  t.true([...flat.keys()].some((k) => k.startsWith('base_model.model.model.layers.')) && [...flat.keys()].some((k) => k.startsWith('base_model.model.visual.')));
+  mkdirSync(join(dir, 'flat'));
+  await saveSafetensors(join(dir, 'flat', 'adapter_model.safetensors'), flat, { format: 'pt' });
+  copyFileSync(join(dir, 'nested', 'adapter_config.json'), join(dir, 'flat', 'adapter_config.json'));
+  const logitsWith = async (adapter) => {
+    const m = await loadModel(goldenDir('tiny-model'), { dtype: 'float32', adapter });
+    try { return (await m.forward(example)).logits; } finally { m.dispose(); }
+  };
+  t.deepEqual(await logitsWith(join(dir, 'flat')), await logitsWith(join(dir, 'nested')));
+  // A module this model does not have: the error names the tensor.
+  const foreign = new Map([['base_model.model.encoder.block.0.q.lora_A.weight', flat.values().next().value]]);
+  mkdirSync(join(dir, 'foreign'));
+  await saveSafetensors(join(dir, 'foreign', 'adapter_model.safetensors'), foreign, { format: 'pt' });
+  copyFileSync(join(dir, 'nested', 'adapter_config.json'), join(dir, 'foreign', 'adapter_config.json'));
+  src.close();
+  await t.throwsAsync(loadModel(goldenDir('tiny-model'), { adapter: join(dir, 'foreign') }), { message: /tensor 'base_model\.model\.encoder\.block\.0\.q\.lora_A\.weight': 'encoder\.block\.0\.q' is not a module of Qwen2\.5-VL/ });
 });
 
 test('withMerged: the inference path runs the adapter model, then the base weights come back bit for bit; withoutAdapters: the base model', async (t) => {
@@ -283,7 +313,8 @@ test('merging into bfloat16 weights rounds W + scale·B·A (float64 reference) o
     const asF32 = (w) => { const c = cast(w, 'float32'); try { return c.toArray(); } finally { c.dispose(); } };
     const w0 = asF32(base.weights.params.get(`${module}.weight`));
     const got = asF32(merged.weights.params.get(`${module}.weight`));
-    const a = lora.params.get(`base_model.model.${module}.lora_A.weight`), b = lora.params.get(`base_model.model.${module}.lora_B.weight`);
+    const peft = (which) => `base_model.model.${module.replace(/^model\./, 'model.language_model.').replace(/^visual\./, 'model.visual.')}.lora_${which}.weight`;
+    const a = lora.params.get(peft('A')), b = lora.params.get(peft('B'));
     const A = a.toArray(), B = b.toArray(), rank = a.shape[0], inF = a.shape[1];
     let worst = 0;
     for (let o = 0; o < b.shape[0]; o++) {

@@ -4,8 +4,11 @@
 // `adapter_model.safetensors`, whose tensors are named
 //   base_model.model.<module path>.lora_A.weight   [r, in]
 //   base_model.model.<module path>.lora_B.weight   [out, r]
-// where <module path> is the checkpoint's name of the adapted Linear without `.weight`
-// (e.g. model.layers.0.self_attn.q_proj). Merging replaces W by W + (alpha / r)·B·A, computed
+// where <module path> is the adapted Linear's module name. We write it in transformers' current
+// layout (model.language_model.layers.0.self_attn.q_proj, model.visual.blocks.0.attn.qkv), as
+// PEFT itself saves under transformers ≥ 4.52 (PEFT does not rename adapter keys for this model:
+// the checkpoint's flat names would load as 'missing keys', leaving B = 0), and read either
+// layout (older PEFT versions wrote model.layers.…, visual.…). Merging replaces W by W + (alpha / r)·B·A, computed
 // in float32 and rounded once to W's dtype, so inference runs at full speed on plain weights.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,14 +18,23 @@ import { native } from '../native.js';
 import { noGrad } from '../tape.js';
 import { Tensor } from '../tensor.js';
 import type { F32, ModelWeights } from './weights.js';
+import { canonicalName, checkpointName, detectScheme, type NamingScheme } from './weight-names.js';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 const PEFT_PREFIX = 'base_model.model.';
 
-/** PEFT's tensor name of a module's A or B matrix. */
+/** PEFT's tensor name of a module's A or B matrix (`modulePath` in either layout; written nested). */
 export function peftTensorName(modulePath: string, which: 'A' | 'B'): string {
-  return `${PEFT_PREFIX}${modulePath}.lora_${which}.weight`;
+  return `${PEFT_PREFIX}${moduleInLayout(modulePath, 'nested')}.lora_${which}.weight`;
+}
+
+/** A module path (a weight's name without `.weight`), given in either layout, in layout `scheme`. */
+function moduleInLayout(modulePath: string, scheme: NamingScheme): string {
+  const weight = `${modulePath}.weight`;
+  const canonical = canonicalName(weight, detectScheme([weight]));
+  if (!canonical) throw new Error(`'${modulePath}' is not a module of Qwen2.5-VL (expected model.…, model.language_model.…, visual.… or model.visual.…)`);
+  return checkpointName(canonical, scheme).slice(0, -'.weight'.length);
 }
 
 /** One adapted module: W (name `<module>.weight`) += scale · B·A. */
@@ -106,9 +118,15 @@ export function mergeAdapterFolder(weights: ModelWeights, dir: string): void {
       if (!m) throw new Error(`${file}: tensor '${name}' is not a PEFT LoRA matrix (base_model.model.<module>.lora_A.weight / lora_B.weight)`);
       const t = reader.get(name);
       tensors.push(t);
-      const entry = byModule.get(m[1]) ?? {};
+      let module: string;
+      try {
+        module = moduleInLayout(m[1], weights.scheme);  // the loaded checkpoint's own name for it
+      } catch (e) {
+        throw new Error(`${file}: tensor '${name}': ${(e as Error).message}`);
+      }
+      const entry = byModule.get(module) ?? {};
       entry[m[2] === 'A' ? 'a' : 'b'] = t;
-      byModule.set(m[1], entry);
+      byModule.set(module, entry);
     }
     const modules: AdapterModule[] = [];
     for (const [module, { a, b }] of byModule) {
