@@ -100,7 +100,7 @@ export interface NativeAddon {
 
   // Losses (loss_api.cc)
   tokenLogprobs(x: Handle, lmHead: Handle | null, targets: Handle, logp: Handle, lse: Handle, entropy: Handle | null,
-    opts: { temperature?: number; chunkRows?: number }): void;
+    opts: { temperature?: number; chunkRows?: number }, grad?: { dlogp: Handle; dx: Handle; dLmHead: Handle | null }): void;
   tokenLogprobsBackward(x: Handle, lmHead: Handle | null, targets: Handle, lse: Handle, dlogp: Handle, dx: Handle,
     dLmHead: Handle | null, opts: { temperature?: number; chunkRows?: number }): void;
   grpoTokenLoss(logp: Handle, oldLogp: Handle | null, refLogp: Handle | null, advantages: Handle, mask: Handle,

@@ -5,6 +5,7 @@
 import test from 'ava';
 import { Tensor, ops } from '../dist/index.js';
 import { native } from '../dist/native.js';
+import { Tape } from '../dist/tape.js';
 import { freshSeed, rng, roundBf16 } from './helpers.js';
 
 /** float64 reference: z = hidden·Wᵀ/τ (or hidden/τ without W); logp, lse, entropy per row. */
@@ -199,6 +200,48 @@ test('tokenLogprobs: a dLmHead-only gradient is the sum over chunks, whatever th
   });
   for (const r of results.slice(1)) closeAll(t, `dLmHead by chunk (seed ${seed})`, r, results[0], 1e-6, 1e-5);
   t.pass();
+});
+
+test('tokenLogprobs with grad (the fused backward) equals the forward then the backward: logp, dhidden, dLmHead (fp32 and bf16 head, uneven chunks, size 1)', (t) => {
+  for (const [N, V, H] of [[1, 1, 1], [7, 37, 9], [13, 29, 6]]) {
+    for (const bf16 of [false, true]) {
+      for (const chunkRows of [0, 1, 5]) {
+        for (const tau of [1, 0.7]) {
+          const seed = freshSeed();
+          const tag = `N ${N} V ${V} H ${H} bf16 ${bf16} chunk ${chunkRows} τ ${tau} seed ${seed}`;
+          const p = problem(seed, N, V, H, { bf16 });
+          const x = tensors(p, N, V, H, bf16);
+          const dlogp = Tensor.from(p.dlogp, [N]);
+          // Reference: the separate passes (each checked against float64 above and below).
+          const fwd = ops.tokenLogprobs(x.hidden, x.W, x.targets, { temperature: tau, chunkRows });
+          const dW = Tensor.zeros([V, H]);
+          const dx = ops.tokenLogprobsBackward(x.hidden, x.W, x.targets, fwd.lse, dlogp, { temperature: tau, chunkRows, dLmHead: dW });
+          // Fused, into poisoned outputs where the kernel writes (dLmHead accumulates: starts at zero).
+          const logp = poisoned([N]), lse = poisoned([N]), dhidden = poisoned([N, H]);
+          const dW2 = Tensor.zeros([V, H]);
+          native().tokenLogprobs(x.hidden.handle, x.W.handle, x.targets.handle, logp.handle, lse.handle, null, { temperature: tau, chunkRows },
+            { dlogp: dlogp.handle, dx: dhidden.handle, dLmHead: dW2.handle });
+          if (!closeAll(t, `logp ${tag}`, logp.toArray(), fwd.logp.toArray(), 0, 0)) return;
+          if (!closeAll(t, `dhidden ${tag}`, dhidden.toArray(), dx.toArray(), 1e-6, 1e-6)) return;
+          if (!closeAll(t, `dLmHead ${tag}`, dW2.toArray(), dW.toArray(), 1e-6, 1e-6)) return;
+          // The ops wrapper: same numbers, dhidden returned.
+          const w = ops.tokenLogprobs(x.hidden, x.W, x.targets, { temperature: tau, chunkRows, grad: { dlogp } });
+          if (!closeAll(t, `wrapper dhidden ${tag}`, w.dhidden.toArray(), dx.toArray(), 1e-6, 1e-6)) return;
+        }
+      }
+    }
+  }
+  t.pass();
+});
+
+test('tokenLogprobs with grad: refused without lmHead, with bad gradient tensors, and while a tape records', (t) => {
+  const hidden = Tensor.zeros([3, 4]), W = Tensor.zeros([5, 4]);
+  const ok = Tensor.from(new Int32Array([0, 1, 2]), [3]);
+  t.throws(() => ops.tokenLogprobs(Tensor.zeros([3, 5]), null, ok, { grad: { dlogp: Tensor.zeros([3]) } }), { message: /'grad' needs 'lmHead'/ });
+  t.throws(() => ops.tokenLogprobs(hidden, W, ok, { grad: { dlogp: Tensor.zeros([2]) } }), { message: /'dlogp'/ });
+  t.throws(() => ops.tokenLogprobs(hidden, W, ok, { grad: { dlogp: Tensor.zeros([3]), dLmHead: Tensor.zeros([4, 5]) } }), { message: /'dLmHead'/ });
+  const tape = new Tape().watch(W);
+  t.throws(() => tape.run(() => ops.tokenLogprobs(hidden, W, ok, { grad: { dlogp: Tensor.zeros([3]) } })), { message: /cannot run while a tape records/ });
 });
 
 test('tokenLogprobs: bad inputs get errors naming the tensor or option', (t) => {

@@ -17,6 +17,13 @@ export interface TokenLogprobsOptions {
   entropy?: boolean;
   /** Rows per chunk; default: about 32 MB of logits per chunk. */
   chunkRows?: number;
+  /**
+   * The upstream gradient ∂loss/∂logp [N], when it is known before the forward (SFT: −1/tokens
+   * on every row): the backward then runs in the same pass over the chunks, so each chunk's
+   * logits are computed once instead of twice, and `dhidden` is returned (with `dLmHead`, lm_head's
+   * gradient is added into it). Not recorded on a tape (the caller propagates `dhidden`).
+   */
+  grad?: { dlogp: F32; dLmHead?: F32 };
 }
 
 export interface TokenLogprobs extends Disposable {
@@ -25,6 +32,8 @@ export interface TokenLogprobs extends Disposable {
   /** logsumexp(z) per row (the backward needs it). */
   lse: F32;
   entropy?: F32;
+  /** ∂loss/∂hidden [N, H], with `grad`. */
+  dhidden?: F32;
 }
 
 /**
@@ -36,13 +45,17 @@ export function tokenLogprobs(hidden: F32, lmHead: Weight | null, targets: Tenso
   const dev = { device: hidden.device };
   const logp = Tensor.empty([rows], dev), lse = Tensor.empty([rows], dev);
   const entropy = opts.entropy ? Tensor.empty([rows], dev) : undefined;
+  if (opts.grad && recordingTape()) throw new Error("tokenLogprobs: 'grad' (the fused backward) cannot run while a tape records; call it under noGrad and propagate dhidden");
+  const dhidden = opts.grad ? Tensor.empty(hidden.shape, dev) : undefined;
   try {
     native().tokenLogprobs(hidden.handle, lmHead?.handle ?? null, targets.handle, logp.handle, lse.handle, entropy?.handle ?? null,
-      { temperature: opts.temperature ?? 1, chunkRows: opts.chunkRows ?? 0 });
+      { temperature: opts.temperature ?? 1, chunkRows: opts.chunkRows ?? 0 },
+      opts.grad && { dlogp: opts.grad.dlogp.handle, dx: dhidden!.handle, dLmHead: opts.grad.dLmHead?.handle ?? null });
   } catch (e) {
-    disposeAll(logp, lse, entropy);
+    disposeAll(logp, lse, entropy, dhidden);
     throw e;
   }
+  if (dhidden) return { logp, lse, entropy, dhidden, [Symbol.dispose]: () => disposeAll(logp, lse, entropy, dhidden) };
   // Under a tape, logp records: its backward recomputes each chunk's logits from the saved
   // hidden rows and lse (nothing of size N×V is kept).
   recordingTape()?.record('tokenLogprobs', [hidden, lmHead], [logp], (save) => {

@@ -30,11 +30,20 @@ export interface CompletionLogprobs extends Disposable {
   lengths: number[];
 }
 
+/** What the loss reads: the final hidden state before each completion token, and that token. */
+interface CompletionRows extends Disposable {
+  /** [Σ lengths, hidden], example after example. */
+  hidden: F32;
+  targets: Tensor<'int32'>;
+  /** Completion tokens per example. */
+  lengths: number[];
+}
+
 /**
- * log p(completion tokens | prompt) of a packed batch at temperature τ. With `tape` the forward
- * records on it (run inside tape.run); without, it runs with no recording.
+ * Runs the packed batch through the decoder (recording on the tape that is running, if any) and
+ * gathers the rows that predict the completion tokens.
  */
-export function completionLogprobs(model: Model, batch: readonly SftExample[], opts: { temperature?: number; entropy?: boolean; tape?: Tape; checkpointLayers?: boolean } = {}): CompletionLogprobs {
+function completionRows(model: Model, batch: readonly SftExample[], opts: { checkpointLayers?: boolean }): CompletionRows {
   const w = model.weights, cfg = model.config;
   const vocab = cfg.text.vocabSize;
   const completions = batch.map((e, i) => checkTokenIds(e.completionIds, vocab, `batch[${i}].completionIds`));
@@ -45,7 +54,7 @@ export function completionLogprobs(model: Model, batch: readonly SftExample[], o
     ids.set(completions[i], prompt.length);
     return { checked: checkInputs({ ...e, inputIds: ids }, cfg, w.device), promptLength: prompt.length };
   });
-  // Row r of the packed batch predicts token r + 1 of its sequence.
+  // Row of the hidden state that predicts each completion token (the one before it).
   const rows: number[] = [], targets: number[] = [];
   let start = 0;
   checked.forEach(({ checked: c, promptLength }, i) => {
@@ -55,22 +64,31 @@ export function completionLogprobs(model: Model, batch: readonly SftExample[], o
     });
     start += c.ids.length;
   });
-  const forward = () => {
+  try {
     const packed = embedPacked(w, cfg, checked.map((c) => c.checked));
     using x = packed.x;
-    using hidden = runLayers(w.text, cfg.text, x, packed.positionIds, packedPlan(packed.cuSeqlens, { checkpointLayers: opts.checkpointLayers }));
-    using picked = gatherRows(hidden, Int32Array.from(rows));
-    using targetIds = Tensor.from<'int32'>(Int32Array.from(targets), [targets.length], { device: w.device });
-    const r = tokenLogprobs(picked, w.text.lmHead, targetIds, { temperature: opts.temperature, entropy: opts.entropy });
-    r.lse.dispose();  // (a tape keeps its own reference)
-    return { logp: r.logp, entropy: r.entropy };
-  };
-  try {
-    const { logp, entropy } = opts.tape ? opts.tape.run(forward) : noGrad(forward);
-    return { logp, entropy, lengths: completions.map((c) => c.length), [Symbol.dispose]: () => disposeAll(logp, entropy) };
+    using all = runLayers(w.text, cfg.text, x, packed.positionIds, packedPlan(packed.cuSeqlens, { checkpointLayers: opts.checkpointLayers }));
+    const hidden = gatherRows(all, Int32Array.from(rows));
+    const targetIds = Tensor.from<'int32'>(Int32Array.from(targets), [targets.length], { device: w.device });
+    return { hidden, targets: targetIds, lengths: completions.map((c) => c.length), [Symbol.dispose]: () => disposeAll(hidden, targetIds) };
   } finally {
     for (const c of checked) if (c.checked.ownsPixels) c.checked.pixels?.dispose();
   }
+}
+
+/**
+ * log p(completion tokens | prompt) of a packed batch at temperature τ. With `tape` the forward
+ * records on it (run inside tape.run); without, it runs with no recording.
+ */
+export function completionLogprobs(model: Model, batch: readonly SftExample[], opts: { temperature?: number; entropy?: boolean; tape?: Tape; checkpointLayers?: boolean } = {}): CompletionLogprobs {
+  const forward = () => {
+    using c = completionRows(model, batch, opts);
+    const r = tokenLogprobs(c.hidden, model.weights.text.lmHead, c.targets, { temperature: opts.temperature, entropy: opts.entropy });
+    r.lse.dispose();  // (a tape keeps its own reference)
+    return { logp: r.logp, entropy: r.entropy, lengths: c.lengths };
+  };
+  const { logp, entropy, lengths } = opts.tape ? opts.tape.run(forward) : noGrad(forward);
+  return { logp, entropy, lengths, [Symbol.dispose]: () => disposeAll(logp, entropy) };
 }
 
 /** Watches the trainable parameters on a new tape: the model's own, or `params` (LoRA adapters). */
@@ -102,12 +120,19 @@ export function sftBackward(model: Model, batch: readonly SftExample[], grads: G
   opts: { isTrainable: (name: string) => boolean; lossScale: number; checkpointLayers?: boolean; params?: ParamSource }): SftBackwardResult {
   const t0 = performance.now();
   using tape = trainingTape(model, opts.isTrainable, opts.params);
-  using out = completionLogprobs(model, batch, { tape, checkpointLayers: opts.checkpointLayers });
+  using rows = tape.run(() => completionRows(model, batch, opts));
+  // The loss's upstream gradient is known before its forward (−lossScale per token), so the
+  // cross-entropy computes its backward in the same pass (each chunk's logits made once).
+  const lmHead = model.weights.text.lmHead;
+  const tokens = rows.targets.size;
+  using dlogp = Tensor.full([tokens], -opts.lossScale, { device: model.device });
+  using dLmHead = tape.needsGrad(lmHead) ? Tensor.zeros(lmHead.shape, { device: model.device }) : undefined;
+  using loss = noGrad(() => tokenLogprobs(rows.hidden, lmHead, rows.targets, { grad: { dlogp, dLmHead } }));
   let lossSum = 0;
-  for (const lp of out.logp.toArray()) lossSum -= lp;
-  const tokens = out.logp.size;
+  for (const lp of loss.logp.toArray()) lossSum -= lp;
   const t1 = performance.now();
-  backwardInto(tape, out.logp, Tensor.full([tokens], -opts.lossScale, { device: out.logp.device }), grads);
+  if (dLmHead) grads.add(lmHead, dLmHead);
+  tape.backward(rows.hidden, loss.dhidden!, (param, g) => grads.add(param, g));
   return { lossSum, tokens, forwardMs: t1 - t0, backwardMs: performance.now() - t1 };
 }
 

@@ -84,8 +84,25 @@ void requireRowVector(const TensorHandle* t, const char* name, const TensorHandl
   requireSameDevice({{t, name}, {like, "hidden/logits"}});
 }
 
+// Checks the gradient tensors of a backward (or of a forward that carries its dlogp).
+void requireGradTensors(const char* op, const TensorHandle* x, const TensorHandle* lmHead, const TokenRows& r,
+                        const TensorHandle* dlogp, const TensorHandle* dx, const TensorHandle* dLmHead) {
+  const char* dxName = lmHead ? "dhidden" : "dlogits";
+  requireRowVector(dlogp, "dlogp", x, r.rows);
+  requireDtype(dx, dxName, {DType::F32});
+  requireShape(dx, dxName, x->shape());
+  requireSameDevice({{x, "hidden"}, {dx, dxName}});
+  if (dLmHead) {
+    if (!lmHead) throw std::invalid_argument(std::string(op) + ": 'dLmHead' needs 'lmHead'");
+    requireDtype(dLmHead, "dLmHead", {DType::F32});
+    requireShape(dLmHead, "dLmHead", {r.vocab, r.hidden});
+    requireSameDevice({{x, "hidden"}, {dLmHead, "dLmHead"}});
+  }
+}
+
 // tokenLogprobs(x, lmHead | null, targets [rows] i32, logp [rows], lse [rows], entropy [rows] | null,
-//               { temperature, chunkRows })
+//               { temperature, chunkRows }, grad?: { dlogp [rows], dx [rows, hidden], dLmHead | null })
+// With grad (lmHead required) the backward for that upstream gradient runs in the same pass.
 Napi::Value tokenLogprobs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* x = tensorArg(info[0], "hidden");
@@ -106,6 +123,18 @@ Napi::Value tokenLogprobs(const Napi::CallbackInfo& info) {
   a.invTemperature = r.invTemperature; a.chunkRows = r.chunkRows;
   a.logp = static_cast<float*>(logp->data()); a.lse = static_cast<float*>(lse->data());
   a.entropy = entropy ? static_cast<float*>(entropy->data()) : nullptr;
+  if (info.Length() > 7 && !info[7].IsUndefined()) {
+    if (!lmHead) throw std::invalid_argument("tokenLogprobs: 'grad' needs 'lmHead' (the fused backward works from the hidden states)");
+    if (!info[7].IsObject()) throw std::invalid_argument("tokenLogprobs: 'grad' must be { dlogp, dx, dLmHead? }");
+    Napi::Object g = info[7].As<Napi::Object>();
+    auto* dlogp = tensorArg(g.Get("dlogp"), "grad.dlogp");
+    auto* dx = tensorArg(g.Get("dx"), "grad.dx");
+    const TensorHandle* dLmHead = optionalTensor(g.Get("dLmHead"), "grad.dLmHead");
+    requireGradTensors("tokenLogprobs", x, lmHead, r, dlogp, dx, dLmHead);
+    a.dlogp = static_cast<const float*>(dlogp->data());
+    a.dx = static_cast<float*>(dx->data());
+    a.dLmHead = dLmHead ? static_cast<float*>(dLmHead->data()) : nullptr;
+  }
   if (a.rows) GMAI_CALL(env, x, tokenLogprobs, a);
   return env.Undefined();
 }
@@ -123,16 +152,7 @@ Napi::Value tokenLogprobsBackward(const Napi::CallbackInfo& info) {
   const TensorHandle* dLmHead = optionalTensor(info[6], "dLmHead");
   TokenRows r = tokenRows("tokenLogprobsBackward", x, lmHead, targets, optionsArg(info, 7, "tokenLogprobsBackward"));
   requireRowVector(lse, "lse", x, r.rows);
-  requireRowVector(dlogp, "dlogp", x, r.rows);
-  requireDtype(dx, lmHead ? "dhidden" : "dlogits", {DType::F32});
-  requireShape(dx, lmHead ? "dhidden" : "dlogits", x->shape());
-  requireSameDevice({{x, "hidden"}, {dx, lmHead ? "dhidden" : "dlogits"}});
-  if (dLmHead) {
-    if (!lmHead) throw std::invalid_argument("tokenLogprobsBackward: 'dLmHead' needs 'lmHead'");
-    requireDtype(dLmHead, "dLmHead", {DType::F32});
-    requireShape(dLmHead, "dLmHead", {r.vocab, r.hidden});
-    requireSameDevice({{x, "hidden"}, {dLmHead, "dLmHead"}});
-  }
+  requireGradTensors("tokenLogprobsBackward", x, lmHead, r, dlogp, dx, dLmHead);
   TokenLogprobsBackwardArgs a;
   a.rows = r.rows; a.vocab = r.vocab; a.hidden = r.hidden;
   a.x = static_cast<const float*>(x->data());

@@ -70,7 +70,7 @@ void smallGemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, boo
   gemm(Context{}, g);  // no pool: work items are already spread over the threads
 }
 
-void attendBlock(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc) {
+GMAI_MULTIVERSION void attendBlock(const AttentionArgs& a, const WorkItem& w, int64_t kvh, Scratch& sc) {
   const int64_t g = a.Hq / a.Hkv, D = a.D, ldkv = a.Hkv * D;
   const SeqSpan span(a, w.seq);
   const int64_t qBase = span.qBase, kBase = span.kBase;
@@ -416,7 +416,7 @@ struct BackwardScratch {
 
 // Gathers query block [q0, q1) of kv head kvh into sc: rows of Qs and dO, each row's lse and
 // Dᵣ = Σ_d dO·O. Row r is query q0 + r / g with head kvh·g + r % g.
-void gatherQueryBlock(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t q0, int64_t q1, int64_t kvh,
+GMAI_MULTIVERSION void gatherQueryBlock(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t q0, int64_t q1, int64_t kvh,
                       BackwardScratch& sc) {
   const int64_t g = a.Hq / a.Hkv, D = a.D, rows = (q1 - q0) * g;
   sc.q.resize(size_t(rows * D));
@@ -427,13 +427,9 @@ void gatherQueryBlock(const AttentionBackwardArgs& a, const SeqSpan& span, int64
     const int64_t t = span.qBase + q0 + r / g, h = kvh * g + r % g, at = (t * a.Hq + h) * D;
     float* qs = &sc.q[size_t(r * D)];
     float* dO = &sc.dout[size_t(r * D)];
-    float delta = 0.0f;
-    for (int64_t d = 0; d < D; ++d) {
-      qs[d] = a.q[at + d] * a.scale;
-      dO[d] = a.dout[at + d];
-      delta += a.dout[at + d] * a.out[at + d];
-    }
-    sc.delta[size_t(r)] = delta;
+    for (int64_t d = 0; d < D; ++d) qs[d] = a.q[at + d] * a.scale;
+    std::copy(a.dout + at, a.dout + at + D, dO);
+    sc.delta[size_t(r)] = vmath::dot(dO, a.out + at, D);
     sc.lse[size_t(r)] = a.lse[h * a.Tq + t];
   }
 }
@@ -441,7 +437,7 @@ void gatherQueryBlock(const AttentionBackwardArgs& a, const SeqSpan& span, int64
 // One tile: the query block [q0, q1) gathered in sc against keys [k0, k0 + n) of the sequence.
 // withKeys: adds Pᵀ·dO to dv and dSᵀ·Qs to dk (rows of the output tensors);
 // withQueries: adds scale·dS·K to sc.dq.
-void backwardTile(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t q0, int64_t q1, int64_t kvh,
+GMAI_MULTIVERSION void backwardTile(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t q0, int64_t q1, int64_t kvh,
                   int64_t k0, int64_t n, BackwardScratch& sc, bool withKeys, bool withQueries) {
   const int64_t g = a.Hq / a.Hkv, D = a.D, ldkv = a.Hkv * D, rows = (q1 - q0) * g;
   if (span.visible(a.causal, q1 - 1, k0, n) == 0) return;  // no query of the block sees these keys
@@ -472,7 +468,7 @@ void backwardTile(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t q
 
 // dq of the query block [q0, q1) (kv head kvh) over all the keys it sees, written to a.dq;
 // withKeys: the tiles also add to dk and dv.
-void backwardQueryBlock(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t q0, int64_t q1, int64_t kvh,
+GMAI_MULTIVERSION void backwardQueryBlock(const AttentionBackwardArgs& a, const SeqSpan& span, int64_t q0, int64_t q1, int64_t kvh,
                         BackwardScratch& sc, bool withKeys) {
   const int64_t g = a.Hq / a.Hkv, D = a.D, rows = (q1 - q0) * g;
   gatherQueryBlock(a, span, q0, q1, kvh, sc);

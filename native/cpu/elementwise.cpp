@@ -44,18 +44,10 @@ GMAI_MULTIVERSION void softmaxRow(const float* x, float* y, int64_t cols, float 
   for (int64_t j = 0; j < cols; ++j) y[j] *= inv;
 }
 
-// y·(dy − Σ dy·y)·scale for one row; the dot in 16 interleaved partial sums (one vector).
+// y·(dy − Σ dy·y)·scale for one row.
 GMAI_MULTIVERSION void softmaxBackwardRow(const float* y, const float* dy, float* dx, int64_t cols, float scale) {
-  constexpr int kLanes = 16;
-  float acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= cols; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += dy[j + l] * y[j + l];
-  for (int l = 0; j < cols; ++j, ++l) acc[l] += dy[j] * y[j];
-  for (int width = kLanes / 2; width > 0; width /= 2)
-    for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
-  const float dot = acc[0];
-  for (j = 0; j < cols; ++j) dx[j] = scale * y[j] * (dy[j] - dot);
+  const float dot = vmath::dot(dy, y, cols);
+  for (int64_t j = 0; j < cols; ++j) dx[j] = scale * y[j] * (dy[j] - dot);
 }
 
 // dst[j] += src[j] for j < n.

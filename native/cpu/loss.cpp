@@ -56,12 +56,42 @@ void backwardRow(const TokenLogprobsBackwardArgs& a, const float* l, int64_t r, 
 
 }  // namespace
 
+namespace {
+
+// Whether any row of the chunk has a gradient; if none, its dx rows are zeroed here.
+bool chunkHasGradient(const TokenLogprobsBackwardArgs& a, int64_t r0, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    if (a.dlogp[r0 + i] != 0.0f) return true;
+  for (int64_t i = 0; i < count * a.hidden; ++i) a.dx[r0 * a.hidden + i] = 0.0f;
+  return false;
+}
+
+// The backward of one chunk whose logits are in dz [count, vocab] (overwritten with their
+// gradient): its rows of dx, and its share of dLmHead.
+void backwardChunk(const Context& ctx, const TokenLogprobsBackwardArgs& a, int64_t r0, int64_t count, float* dz) {
+  ctx.pool->parallelFor(count, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) backwardRow(a, dz + i * a.vocab, r0 + i, dz + i * a.vocab);
+  });
+  gemm(ctx, chunkDxGemm(a, r0, count, dz));
+  if (a.dLmHead) {  // dLmHead += dzᵀ · x[chunk]; the GEMM reads dz [count, vocab] as Aᵀ (no transposed copy)
+    GemmArgs h;
+    h.M = a.vocab; h.N = a.hidden; h.K = count;
+    h.A = dz; h.aTransposed = true; h.lda = a.vocab;
+    h.B = a.x + r0 * a.hidden; h.dtypeB = DType::F32; h.bTransposed = false; h.ldb = a.hidden;
+    h.C = a.dLmHead; h.ldc = a.hidden; h.beta = 1.0f;
+    gemm(ctx, h);
+  }
+}
+
+}  // namespace
+
 void tokenLogprobs(const Context& ctx, const TokenLogprobsArgs& a) {
   const int64_t chunk = tokenLogprobsChunkRows(a.chunkRows, a.rows, a.vocab);
   const int threads = ctx.pool->size();
   // Reused per calling thread (fresh buffers of this size cost more in page faults than the work).
   float* rows = threadScratch(ScratchSlot::LossRows, size_t(threads) * size_t(a.vocab));  // one softmax row per pool thread
   float* logits = a.lmHead ? threadScratch(ScratchSlot::LossChunk, size_t(std::min(chunk, a.rows)) * size_t(a.vocab)) : nullptr;
+  const TokenLogprobsBackwardArgs backward = backwardOf(a);
   for (int64_t r0 = 0; r0 < a.rows; r0 += chunk) {
     const int64_t count = std::min(chunk, a.rows - r0);
     const float* l = a.x + r0 * a.vocab;
@@ -70,6 +100,8 @@ void tokenLogprobs(const Context& ctx, const TokenLogprobsArgs& a) {
       float* w = rows + size_t(tid) * size_t(a.vocab);
       for (int64_t i = tid; i < count; i += nt) forwardRow(a, l + i * a.vocab, r0 + i, w);
     });
+    // The fused backward: the chunk's logits (and now its lse) are at hand.
+    if (a.lmHead && a.dlogp && chunkHasGradient(backward, r0, count)) backwardChunk(ctx, backward, r0, count, logits);
   }
 }
 
@@ -84,25 +116,9 @@ void tokenLogprobsBackward(const Context& ctx, const TokenLogprobsBackwardArgs& 
   float* dz = threadScratch(ScratchSlot::LossChunk, size_t(std::min(chunk, a.rows)) * size_t(a.vocab));
   for (int64_t r0 = 0; r0 < a.rows; r0 += chunk) {
     const int64_t count = std::min(chunk, a.rows - r0);
-    bool any = false;
-    for (int64_t i = 0; i < count; ++i) any = any || a.dlogp[r0 + i] != 0.0f;
-    if (!any) {  // nothing flows back through these rows
-      for (int64_t i = 0; i < count * a.hidden; ++i) a.dx[r0 * a.hidden + i] = 0.0f;
-      continue;
-    }
-    gemm(ctx, chunkLogitsGemm(a, r0, count, dz));
-    ctx.pool->parallelFor(count, 1, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) backwardRow(a, dz + i * a.vocab, r0 + i, dz + i * a.vocab);
-    });
-    gemm(ctx, chunkDxGemm(a, r0, count, dz));
-    if (a.dLmHead) {  // dLmHead += dzᵀ · x[chunk]; the GEMM reads dz [count, vocab] as Aᵀ (no transposed copy)
-      GemmArgs h;
-      h.M = a.vocab; h.N = a.hidden; h.K = count;
-      h.A = dz; h.aTransposed = true; h.lda = a.vocab;
-      h.B = a.x + r0 * a.hidden; h.dtypeB = DType::F32; h.bTransposed = false; h.ldb = a.hidden;
-      h.C = a.dLmHead; h.ldc = a.hidden; h.beta = 1.0f;
-      gemm(ctx, h);
-    }
+    if (!chunkHasGradient(a, r0, count)) continue;  // nothing flows back through these rows
+    gemm(ctx, chunkLogitsGemm(a, r0, count, dz));   // the forward's logits, recomputed
+    backwardChunk(ctx, a, r0, count, dz);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "gmai/context.h"
+#include "simd.h"
 
 namespace gmai::cpu::vmath {
 
@@ -172,6 +173,18 @@ RowScan scanRow(const float* x, int64_t n) { return useAvx2() ? scanAvx2(x, n) :
 
 double expWeights(const float* l, float lMax, float invT, float* w, int64_t n) {
   return useAvx2() ? expWeightsAvx2(l, lMax, invT, w, n) : expWeightsPortable(l, lMax, invT, w, n);
+}
+
+GMAI_MULTIVERSION float dot(const float* a, const float* b, int64_t n) {
+  constexpr int kLanes = 16;
+  float acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += a[j + l] * b[j + l];
+  for (int l = 0; j < n; ++j, ++l) acc[l] += a[j] * b[j];
+  for (int width = kLanes / 2; width > 0; width /= 2)
+    for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
+  return acc[0];
 }
 
 void siluMul(const float* g, const float* u, float* out, int64_t n) {

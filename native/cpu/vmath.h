@@ -19,6 +19,10 @@ RowScan scanRow(const float* x, int64_t n);
 // (w may be l: computed in place.)
 double expWeights(const float* l, float lMax, float invT, float* w, int64_t n);
 
+// Σ a[j]·b[j] for j < n, in 16 interleaved partial sums (a single running sum is a chain of
+// dependent adds, four cycles each).
+float dot(const float* a, const float* b, int64_t n);
+
 // out[i] = silu(g[i]) * u[i] = g[i] * sigmoid(g[i]) * u[i], for i < n.
 void siluMul(const float* g, const float* u, float* out, int64_t n);
 

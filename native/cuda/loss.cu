@@ -87,6 +87,28 @@ __global__ void grpoSumStats(GrpoTokenLossArgs a, const double* rowStats) {
 }
 }  // namespace
 
+namespace {
+// The backward of one chunk whose logits are in dz [count, vocab] (overwritten with their
+// gradient): its rows of dx, and its share of dLmHead (through dzT, a chunk-sized buffer).
+void backwardChunk(const Context& ctx, const TokenLogprobsBackwardArgs& a, int64_t r0, int64_t count, float* dz, float* dzT) {
+  cudaStream_t stream = streamOf(ctx);
+  backwardRows<<<unsigned(count), kThreads, 0, stream>>>(a, dz, dz, r0);
+  checkLaunch("tokenLogprobsBackward");
+  gemm(ctx, chunkDxGemm(a, r0, count, dz));
+  if (a.dLmHead) {  // dLmHead += dzᵀ · x[chunk]
+    dim3 grid(unsigned((a.vocab + 31) / 32), unsigned((count + 31) / 32));
+    transposeKernel<<<grid, dim3(32, 8), 0, stream>>>(dz, count, a.vocab, dzT);
+    checkLaunch("tokenLogprobsBackward transpose");
+    GemmArgs h;
+    h.M = a.vocab; h.N = a.hidden; h.K = count;
+    h.A = dzT; h.lda = count;
+    h.B = a.x + r0 * a.hidden; h.dtypeB = DType::F32; h.bTransposed = false; h.ldb = a.hidden;
+    h.C = a.dLmHead; h.ldc = a.hidden; h.beta = 1.0f;
+    gemm(ctx, h);
+  }
+}
+}  // namespace
+
 void tokenLogprobs(const Context& ctx, const TokenLogprobsArgs& a) {
   cudaStream_t stream = streamOf(ctx);
   if (!a.lmHead) {
@@ -95,13 +117,17 @@ void tokenLogprobs(const Context& ctx, const TokenLogprobsArgs& a) {
     return;
   }
   const int64_t chunk = tokenLogprobsChunkRows(a.chunkRows, a.rows, a.vocab);
-  DeviceBuffer logits(size_t(chunk) * size_t(a.vocab) * sizeof(float), stream);
+  const size_t chunkBytes = size_t(chunk) * size_t(a.vocab) * sizeof(float);
+  DeviceBuffer logits(chunkBytes, stream), dzTBuf(a.dlogp && a.dLmHead ? chunkBytes : 0, stream);
   float* buf = reinterpret_cast<float*>(logits.data());
+  const TokenLogprobsBackwardArgs backward = backwardOf(a);
   for (int64_t r0 = 0; r0 < a.rows; r0 += chunk) {
     const int64_t count = std::min(chunk, a.rows - r0);
     gemm(ctx, chunkLogitsGemm(a, r0, count, buf));
     forwardRows<<<unsigned(count), kThreads, 0, stream>>>(a, buf, r0);
     checkLaunch("tokenLogprobs");
+    // The fused backward: the chunk's logits (and, in stream order, its lse) are at hand.
+    if (a.dlogp) backwardChunk(ctx, backward, r0, count, buf, reinterpret_cast<float*>(dzTBuf.data()));
   }
 }
 
@@ -116,24 +142,10 @@ void tokenLogprobsBackward(const Context& ctx, const TokenLogprobsBackwardArgs& 
   const size_t chunkBytes = size_t(chunk) * size_t(a.vocab) * sizeof(float);
   DeviceBuffer dzBuf(chunkBytes, stream), dzTBuf(a.dLmHead ? chunkBytes : 0, stream);
   float* dz = reinterpret_cast<float*>(dzBuf.data());
-  float* dzT = reinterpret_cast<float*>(dzTBuf.data());
   for (int64_t r0 = 0; r0 < a.rows; r0 += chunk) {
     const int64_t count = std::min(chunk, a.rows - r0);
-    gemm(ctx, chunkLogitsGemm(a, r0, count, dz));
-    backwardRows<<<unsigned(count), kThreads, 0, stream>>>(a, dz, dz, r0);
-    checkLaunch("tokenLogprobsBackward");
-    gemm(ctx, chunkDxGemm(a, r0, count, dz));
-    if (a.dLmHead) {  // dLmHead += dzᵀ · x[chunk]
-      dim3 grid(unsigned((a.vocab + 31) / 32), unsigned((count + 31) / 32));
-      transposeKernel<<<grid, dim3(32, 8), 0, stream>>>(dz, count, a.vocab, dzT);
-      checkLaunch("tokenLogprobsBackward transpose");
-      GemmArgs h;
-      h.M = a.vocab; h.N = a.hidden; h.K = count;
-      h.A = dzT; h.lda = count;
-      h.B = a.x + r0 * a.hidden; h.dtypeB = DType::F32; h.bTransposed = false; h.ldb = a.hidden;
-      h.C = a.dLmHead; h.ldc = a.hidden; h.beta = 1.0f;
-      gemm(ctx, h);
-    }
+    gemm(ctx, chunkLogitsGemm(a, r0, count, dz));  // the forward's logits, recomputed
+    backwardChunk(ctx, a, r0, count, dz, reinterpret_cast<float*>(dzTBuf.data()));
   }
 }
 

@@ -418,7 +418,7 @@ opTest(['resizeBicubic'], 'resizeBicubic is CPU-only: CUDA tensors get an error 
 
 // ---- losses: token log-probs (chunked over lm_head) and the GRPO per-token loss --------------
 
-opTest(['tokenLogprobs', 'tokenLogprobsBackward'], 'tokenLogprobs forward/backward: lm_head f32/bf16 and logits, τ, uneven chunks, dLmHead accumulation', (t) => {
+opTest(['tokenLogprobs', 'tokenLogprobsBackward'], 'tokenLogprobs forward/backward (separate and fused): lm_head f32/bf16 and logits, τ, uneven chunks, dLmHead accumulation', (t) => {
   for (const [N, V, H, chunkRows] of [[1, 1, 1, 0], [7, 37, 9, 3], [33, 4099, 65, 5], [130, 1000, 129, 0]]) {
     for (const dtype of ['float32', 'bfloat16']) {
       for (const tau of [1, 0.7]) {
@@ -444,6 +444,12 @@ opTest(['tokenLogprobs', 'tokenLogprobsBackward'], 'tokenLogprobs forward/backwa
           dxGpu.handle, dWgpu.handle, { temperature: tau, chunkRows });
         compare(t, `dhidden ${tag}`, dxCpu, dxGpu, 1e-4 * Math.sqrt(V));
         compare(t, `dLmHead ${tag}`, dWcpu, dWgpu, 1e-4 * Math.sqrt(N));
+        // the fused backward (grad carried by the forward) on the GPU vs the CPU's separate passes
+        const fusedW = onGpu(dW0);
+        const fused = ops.tokenLogprobs(onGpu(hidden), onGpu(W), onGpu(targets), { ...opts, grad: { dlogp: onGpu(dlogp), dLmHead: fusedW } });
+        compare(t, `fused logp ${tag}`, cpu.logp, fused.logp, 1e-4);
+        compare(t, `fused dhidden ${tag}`, dxCpu, fused.dhidden, 1e-4 * Math.sqrt(V));
+        compare(t, `fused dLmHead ${tag}`, dWcpu, fusedW, 1e-4 * Math.sqrt(N));
         // logits in, logits' gradient out
         const logits = Tensor.from(randomArray(N * V, seed + 3, -4, 4), [N, V]);
         const lc = ops.tokenLogprobs(logits, null, targets, opts), lg = ops.tokenLogprobs(onGpu(logits), null, onGpu(targets), opts);

@@ -20,6 +20,12 @@ struct TokenLogprobsArgs {
   float* logp = nullptr;                          // [rows]
   float* lse = nullptr;                           // [rows]
   float* entropy = nullptr;                       // [rows], optional
+  // Optional, with lmHead: the backward (below) in the same pass, for an upstream gradient known
+  // before the forward (SFT: −1/tokens on every row), so each chunk's logits are made once, not
+  // twice. Null dlogp: forward only.
+  const float* dlogp = nullptr;                   // [rows]
+  float* dx = nullptr;                            // [rows, hidden], written
+  float* dLmHead = nullptr;                       // [vocab, hidden], optional, accumulated
 };
 // op `tokenLogprobs` (listed in gmai/ops.h)
 
@@ -42,6 +48,16 @@ struct TokenLogprobsBackwardArgs {
   float* dLmHead = nullptr;                       // [vocab, hidden], optional, accumulated
 };
 // op `tokenLogprobsBackward` (listed in gmai/ops.h)
+
+// The backward half of a forward that carries its upstream gradient (TokenLogprobsArgs::dlogp).
+inline TokenLogprobsBackwardArgs backwardOf(const TokenLogprobsArgs& a) {
+  TokenLogprobsBackwardArgs b;
+  b.rows = a.rows; b.vocab = a.vocab; b.hidden = a.hidden;
+  b.x = a.x; b.lmHead = a.lmHead; b.lmHeadType = a.lmHeadType; b.targets = a.targets;
+  b.lse = a.lse; b.dlogp = a.dlogp; b.invTemperature = a.invTemperature; b.chunkRows = a.chunkRows;
+  b.dx = a.dx; b.dLmHead = a.dLmHead;
+  return b;
+}
 
 // Rows per chunk when the caller gives none: about 8 M floats (32 MB) of logits per chunk.
 inline int64_t tokenLogprobsChunkRows(int64_t chunkRows, int64_t rows, int64_t vocab) {
