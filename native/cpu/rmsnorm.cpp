@@ -6,27 +6,14 @@
 
 #include "gmai/ops.h"
 #include "simd.h"
+#include "vmath.h"
 
 namespace gmai::cpu {
 
 namespace {
-// Σ x² in 16 interleaved partial sums (the compiler keeps them in one vector; a single running
-// sum is a serial chain it may not reorder), added pairwise at the end.
-GMAI_MULTIVERSION float sumSquares(const float* x, int64_t n) {
-  constexpr int kLanes = 16;
-  float acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += x[j + l] * x[j + l];
-  for (int l = 0; j < n; ++j, ++l) acc[l] += x[j] * x[j];
-  for (int width = kLanes / 2; width > 0; width /= 2)
-    for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
-  return acc[0];
-}
-
 GMAI_MULTIVERSION void rmsnormRow(const float* x, const void* w, DType wt, float* y, int64_t dim,
                                   float eps, float* invRmsOut) {
-  const float ss = sumSquares(x, dim);
+  const float ss = vmath::dot(x, x, dim);  // Σ x²
   float inv = 1.0f / std::sqrt(ss / float(dim) + eps);
   if (invRmsOut) *invRmsOut = inv;
   if (!w) { for (int64_t j = 0; j < dim; ++j) y[j] = x[j] * inv; return; }
@@ -37,7 +24,7 @@ GMAI_MULTIVERSION void rmsnormRow(const float* x, const void* w, DType wt, float
     for (int64_t j = 0; j < dim; ++j) y[j] = x[j] * inv * loadAsFloat(w, wt, j);
   }
 }
-// dx = r·g − x·r³·(Σ g·x)/dim with g = dy ⊙ w (w null: ones); the sum as in sumSquares.
+// dx = r·g − x·r³·(Σ g·x)/dim with g = dy ⊙ w (w null: ones); the sum in 16 partial sums, as vmath::dot.
 GMAI_MULTIVERSION void rmsnormBackwardRow(const float* dy, const float* x, const float* w, float r, float* dx,
                                           int64_t dim) {
   constexpr int kLanes = 16;
