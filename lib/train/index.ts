@@ -1,6 +1,7 @@
 // Training entry points of the public API. Each loop runs in a worker thread (train-worker.ts):
 // the promise resolves when it finishes, `onStep` receives every step's metrics, `signal`
 // stops it between steps (the last checkpoint stays as it was).
+import type { SyntheticDataset, SyntheticDatasetOptions } from '../data/synthetic/dataset.js';
 import { WorkerClient } from '../infer/worker-rpc.js';
 import type { GrpoConfig, GrpoResult, GrpoStepMetrics } from './grpo-loop.js';
 import type { TrainCallbacks } from './loop.js';
@@ -34,6 +35,11 @@ export function trainSft(config: SftConfig, cb: TrainCallbacks<SftStepMetrics> &
  */
 export function trainGrpo(config: GrpoConfig, cb: TrainCallbacks<GrpoStepMetrics> & { resume?: boolean } = {}): Promise<GrpoResult> {
   return inWorker('grpo', [config, cb.resume ?? false], cb);
+}
+
+/** writeSyntheticDataset in a worker thread (drawing the images is CPU work). */
+export function writeSyntheticDatasetInWorker(dir: string, opts: SyntheticDatasetOptions): Promise<SyntheticDataset> {
+  return inWorker('syntheticDataset', [dir, opts], {});
 }
 
 export { readSftConfig, runSft } from './sft-loop.js';
