@@ -1,6 +1,7 @@
 // What every training loop shares: the seeded data order (a permutation per epoch, so resuming
-// needs only the position), the newest checkpoint of a run, the metrics log (JSONL, rewritten up
-// to the checkpoint's step on resume), and callbacks for progress, notices and stopping.
+// needs only the position), the newest checkpoint of a run, the model it trains (its weights or
+// LoRA adapters on it), the metrics log (JSONL, rewritten up to the checkpoint's step on resume),
+// and callbacks for progress, notices and stopping.
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadMcqDataset, type McqRecord } from '../eval/dataset.js';
