@@ -74,6 +74,14 @@ test('gmai demo train, smaller: SFT then GRPO run end to end and write demo-repo
   t.is(report.heldOut, 8);
   t.is(report.sft, null, 'skipSftEval');
   for (const k of ['accuracy', 'formatRate']) t.true(report.grpo[k] >= 0 && report.grpo[k] <= 1, k);
+  // accuracy by question type: every type among the held-out questions, weighted back to the total
+  const heldOut = readFileSync(join(dir, 'data', 'held-out.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const counts = {};
+  for (const q of heldOut) counts[q.task] = (counts[q.task] ?? 0) + 1;
+  t.deepEqual(Object.keys(report.grpo.byTask).sort(), Object.keys(counts).sort());
+  const weighted = Object.entries(report.grpo.byTask).reduce((s, [task, a]) => s + a * counts[task], 0) / heldOut.length;
+  t.true(Math.abs(weighted - report.grpo.accuracy) < 1e-9, `by-task accuracies ${JSON.stringify(report.grpo.byTask)} weigh back to ${report.grpo.accuracy}`);
+  t.deepEqual(report.sftTasks, ['side', 'count', 'quadrant', 'largest']);
   t.is(r.example.answer, report.example.answer);
   t.true(existsSync(join(dir, 'grpo', 'reward.svg')));
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json', 'demo.json']) t.true(existsSync(join(dir, 'model', f)), f);

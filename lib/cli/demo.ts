@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { heldOutQuestion, readDemoInfo, shippedDemoModel } from '../demo/shipped-model.js';
 import { writeTinyModel } from '../demo/tiny-model.js';
-import { DEMO_DEFAULTS, trainDemo } from '../demo/train-demo.js';
+import { DEMO_DEFAULTS, trainDemo, type HeldOutScore } from '../demo/train-demo.js';
 import { startModelServer, type ModelServer } from '../infer/server.js';
 import { numberOption, parseCommand, stringOption, type CommandSpec } from './command.js';
 import { displayText } from './display.js';
@@ -148,6 +148,10 @@ async function demoTrain(argv: string[]): Promise<number> {
       `  ${name.padEnd(12)} ${s ? `${(100 * s.accuracy).toFixed(1).padStart(5)}%   ${(100 * s.formatRate).toFixed(1).padStart(5)}%` : '(not scored)'}\n`;
     process.stdout.write(`\nheld-out (${r.heldOut} questions, greedy decoding):\n  ${''.padEnd(12)} accuracy  format\n` +
       `  ${'chance'.padEnd(12)} ${(100 * r.chance).toFixed(1).padStart(5)}%\n` + row('SFT', r.sft) + row('SFT + GRPO', r.grpo));
+    const tasks = Object.keys(r.grpo.byTask);
+    const byTask = (name: string, s: HeldOutScore | null) => s ? `  ${name.padEnd(12)} ${tasks.map((t) => `${(100 * (s.byTask[t] ?? NaN)).toFixed(0).padStart(t.length)}%`).join(' ')}\n` : '';
+    process.stdout.write(`\naccuracy by question type (SFT traces: ${r.sftTasks.join(', ')}):\n  ${''.padEnd(12)} ${tasks.map((t) => `${t} `).join(' ')}\n` +
+      byTask('SFT', r.sft) + byTask('SFT + GRPO', r.grpo));
     const ex = r.example;
     process.stdout.write(`\none held-out image (${ex.image}):\nQ: ${ex.question}\n${Object.entries(ex.options).map(([k, o]) => `  ${k}. ${o}`).join('\n')}\n` +
       `model: ${displayText(ex.text)}\nparsed: ${ex.letter ?? '(none)'}; correct: ${ex.answer}\n`);

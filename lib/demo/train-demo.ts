@@ -57,6 +57,8 @@ export interface DemoTrainOptions {
 export interface HeldOutScore {
   accuracy: number;
   formatRate: number;
+  /** Accuracy per question type (modality, side, count, quadrant, largest). */
+  byTask: Record<string, number>;
 }
 
 export interface DemoExample {
@@ -76,6 +78,8 @@ export interface DemoReport {
   grpo: HeldOutScore;
   model: { dir: string; hidden: number; layers: number; visionDepth: number; ropeTheta: number; merges: number; size: number; parameters?: number };
   data: { seed: number; trainCount: number; grpoCount: number; heldOutCount: number; size: number };
+  /** The question types SFT had reasoning traces for (GRPO saw all of them). */
+  sftTasks: string[];
   seconds: { data: number; sft: number; sftEval: number; grpo: number; grpoEval: number; total: number };
   grpoReward: { first: number; last: number };
   example: DemoExample;
@@ -111,15 +115,22 @@ export async function scoreHeldOut(modelDir: string, dataDir: string, records: S
   Promise<HeldOutScore & { answers: { letter: string | null; formatOk: boolean; text: string }[] }> {
   const server = await startModelServer(modelDir);
   try {
-    const answers = [];
+    const answers: { letter: string | null; formatOk: boolean; text: string }[] = [];
     for (const r of records) {
       const res = await server.askImage({ image: join(dataDir, r.image), question: r.question, options: r.options, generation: { maxNewTokens, temperature: 0 } });
       answers.push({ letter: res.letter, formatOk: res.formatOk, text: res.text });
     }
     const n = Math.max(1, records.length);
+    const right = (i: number) => answers[i].letter === records[i].answer;
+    const tally = new Map<string, [number, number]>();
+    records.forEach((r, i) => {
+      const t = tally.get(r.task) ?? [0, 0];
+      tally.set(r.task, [t[0] + (right(i) ? 1 : 0), t[1] + 1]);
+    });
     return {
-      accuracy: answers.filter((a, i) => a.letter === records[i].answer).length / n,
+      accuracy: records.filter((_, i) => right(i)).length / n,
       formatRate: answers.filter((a) => a.formatOk).length / n,
+      byTask: Object.fromEntries(TASKS.filter((t) => tally.has(t)).map((t) => [t, tally.get(t)![0] / tally.get(t)![1]])),
       answers,
     };
   } finally {
@@ -185,10 +196,11 @@ export async function trainDemo(opts: DemoTrainOptions): Promise<DemoReport> {
   const report: DemoReport = {
     chance: 0.25,
     heldOut: ds.heldOut.length,
-    sft: sftScore && { accuracy: sftScore.accuracy, formatRate: sftScore.formatRate },
-    grpo: { accuracy: grpoScore.accuracy, formatRate: grpoScore.formatRate },
+    sft: sftScore && { accuracy: sftScore.accuracy, formatRate: sftScore.formatRate, byTask: sftScore.byTask },
+    grpo: { accuracy: grpoScore.accuracy, formatRate: grpoScore.formatRate, byTask: grpoScore.byTask },
     model: { dir: finalDir, ...arch, size },
     data: { seed, trainCount, grpoCount, heldOutCount, size },
+    sftTasks: [...sftTasks],
     seconds: { data: t1 - t0, sft: t2 - t1, sftEval: t3 - t2, grpo: t4 - t3, grpoEval: t5 - t4, total: t5 - t0 },
     grpoReward: { first: meanReward(h.slice(0, quarter)), last: meanReward(h.slice(-quarter)) },
     example: ex && { id: ex.id, image: join(dataDir, ex.image), question: ex.question, options: ex.options, answer: ex.answer, text: exAnswer.text, letter: exAnswer.letter },
