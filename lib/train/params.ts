@@ -46,6 +46,17 @@ export class GradBuffers implements Disposable {
 
   /** Adds the gradient `g` of tower tensor `t` into its parameter's buffer. */
   add(t: Tensor, g: F32): void {
+    noGrad(() => {
+      using at = this.target(t);
+      add(at, g, at);
+    });
+  }
+
+  /**
+   * The part of the buffer that holds tower tensor `t`'s gradient, as a view of `t`'s shape, for
+   * a kernel to accumulate into directly (the buffer starts at zero; dispose the view after use).
+   */
+  target(t: Tensor): F32 {
     const slice = this.weights.slices.get(t);
     if (!slice) throw new Error(`gradient for a tensor [${t.shape.join(', ')}] that is not a model parameter`);
     let buf = this.#grads.get(slice.name);
@@ -54,10 +65,7 @@ export class GradBuffers implements Disposable {
       buf = Tensor.zeros(p.shape, { device: p.device });
       this.#grads.set(slice.name, buf);
     }
-    noGrad(() => {
-      using at = buf!.view(g.shape, slice.offset);
-      add(at, g, at);
-    });
+    return buf.view(t.shape, slice.offset);
   }
 
   /** The buffers (owned by this object). */

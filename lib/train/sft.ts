@@ -126,12 +126,12 @@ export function sftBackward(model: Model, batch: readonly SftExample[], grads: G
   const lmHead = model.weights.text.lmHead;
   const tokens = rows.targets.size;
   using dlogp = Tensor.full([tokens], -opts.lossScale, { device: model.device });
-  using dLmHead = tape.needsGrad(lmHead) ? Tensor.zeros(lmHead.shape, { device: model.device }) : undefined;
+  // lm_head's gradient accumulates straight into its buffer (no second vocab × hidden array).
+  using dLmHead = tape.needsGrad(lmHead) ? grads.target(lmHead) : undefined;
   using loss = noGrad(() => tokenLogprobs(rows.hidden, lmHead, rows.targets, { grad: { dlogp, dLmHead } }));
   let lossSum = 0;
   for (const lp of loss.logp.toArray()) lossSum -= lp;
   const t1 = performance.now();
-  if (dLmHead) grads.add(lmHead, dLmHead);
   tape.backward(rows.hidden, loss.dhidden!, (param, g) => grads.add(param, g));
   return { lossSum, tokens, forwardMs: t1 - t0, backwardMs: performance.now() - t1 };
 }
