@@ -95,6 +95,10 @@ test('option values are checked before the model loads', async (t) => {
   }
   const missing = await fails(['eval', '--model', 'm']);
   t.regex(missing.stderr, /option --data is required/);
+  // gmai demo train keeps its last 400 train questions for GRPO, so SFT needs more than that
+  const few = await fails(['demo', 'train', '--output', join(dir, 'no-demo'), '--train', '60']);
+  t.is(few.code, 2);
+  t.regex(few.stderr, /--train must be at least 401, got 60/);
 });
 
 test('gmai infer prints only displayable text (no U+FFFD or control characters) and the finish reason', async (t) => {

@@ -33,7 +33,7 @@ export const demoTrainCommand: CommandSpec = {
   options: {
     output: { type: 'string', value: 'DIR', description: 'folder for data, checkpoints, reward.svg and demo-report.json (default gmai-demo-train)' },
     seed: { type: 'string', value: 'S', description: `seed of the data, the initial weights and both runs (default ${DEMO_DEFAULTS.seed})` },
-    train: { type: 'string', value: 'N', description: `train questions (default ${DEMO_DEFAULTS.trainCount})` },
+    train: { type: 'string', value: 'N', description: `train questions (default ${DEMO_DEFAULTS.trainCount}; the last ${DEMO_DEFAULTS.grpoCount} are GRPO's)` },
     'held-out': { type: 'string', value: 'N', description: `held-out questions (default ${DEMO_DEFAULTS.heldOutCount})` },
     'sft-epochs': { type: 'string', value: 'N', description: `SFT epochs (default ${DEMO_DEFAULTS.sft.epochs})` },
     'grpo-steps': { type: 'string', value: 'N', description: `GRPO steps (default ${DEMO_DEFAULTS.grpo.steps})` },
@@ -127,7 +127,8 @@ async function demoTrain(argv: string[]): Promise<number> {
   if (!v) return 0;
   const output = stringOption(v, 'output') ?? 'gmai-demo-train';
   const seed = numberOption(v, 'seed', DEMO_DEFAULTS.seed, { integer: true, min: 0 });
-  const trainCount = numberOption(v, 'train', DEMO_DEFAULTS.trainCount, { integer: true, min: 1 });
+  // the last grpoCount questions are GRPO's, so SFT needs more than that
+  const trainCount = numberOption(v, 'train', DEMO_DEFAULTS.trainCount, { integer: true, min: DEMO_DEFAULTS.grpoCount + 1 });
   const heldOutCount = numberOption(v, 'held-out', DEMO_DEFAULTS.heldOutCount, { integer: true, min: 1 });
   const epochs = numberOption(v, 'sft-epochs', DEMO_DEFAULTS.sft.epochs, { min: 0.01 });
   const steps = numberOption(v, 'grpo-steps', DEMO_DEFAULTS.grpo.steps, { integer: true, min: 1 });
