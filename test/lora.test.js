@@ -210,7 +210,8 @@ test('loadModel({ adapter }) reads both module layouts (older PEFT: model.layers
 
 test('withMerged: the inference path runs the adapter model, then the base weights come back bit for bit; withoutAdapters: the base model', async (t) => {
   const { model, example, r } = await setup(t);
-  const before = new Map([...model.weights.params].map(([n, w]) => [n, Buffer.from(w.toArray().buffer.slice(0))]));
+  const bytesOf = (w) => Buffer.from(w.toArray().buffer.slice(0));
+  const before = new Map([...model.weights.params].map(([n, w]) => [n, bytesOf(w)]));
   const basePath = trainingPathLogits(model, example);
   const lora = attachLora(model, { ...ALL, seed: 7 });
   t.teardown(() => lora.dispose());
@@ -224,11 +225,11 @@ test('withMerged: the inference path runs the adapter model, then the base weigh
   const inside = await lora.withMerged(async () => (await model.forward(example)).logits);
   const g = maxGap(inside, adapterLogits);
   t.true(g.worst <= 1e-4 * Math.max(1, g.scale), `inference inside withMerged vs adapter model: max gap ${g.worst}`);
-  for (const [n, w] of model.weights.params) t.true(Buffer.from(w.toArray().buffer.slice(0)).equals(before.get(n)), `${n} restored exactly`);
+  for (const [n, w] of model.weights.params) t.true(bytesOf(w).equals(before.get(n)), `${n} restored exactly`);
   t.deepEqual(trainingPathLogits(model, example), adapterLogits, 'adapters attached again');
   // A failing call still restores the weights and the adapters.
   await t.throwsAsync(lora.withMerged(async () => { throw new Error('boom'); }), { message: 'boom' });
-  for (const [n, w] of model.weights.params) t.true(Buffer.from(w.toArray().buffer.slice(0)).equals(before.get(n)), `${n} restored after a throw`);
+  for (const [n, w] of model.weights.params) t.true(bytesOf(w).equals(before.get(n)), `${n} restored after a throw`);
   t.deepEqual(trainingPathLogits(model, example), adapterLogits);
 });
 

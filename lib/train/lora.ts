@@ -233,17 +233,17 @@ export class LoraAdapters implements ParamSource, Disposable {
 
   /** Removes the adapters from the projections (the tensors stay until dispose). */
   detach(): void {
-    for (const { part } of this.#attached) delete part.lora;
+    this.#setAttached(false);
     this.#attached.length = 0;
   }
 
   /** Runs `fn` on the base model: the adapters are off during the call (GRPO's reference policy). */
   withoutAdapters<T>(fn: () => T): T {
-    for (const { part } of this.#attached) delete part.lora;
+    this.#setAttached(false);
     try {
       return fn();
     } finally {
-      for (const { part, adapter } of this.#attached) part.lora = adapter;
+      this.#setAttached(true);
     }
   }
 
@@ -259,7 +259,7 @@ export class LoraAdapters implements ParamSource, Disposable {
       const w = this.weights.params.get(`${module}.weight`)!;
       return { w, copy: w.clone() };
     });
-    for (const { part } of this.#attached) delete part.lora;
+    this.#setAttached(false);
     try {
       mergeAdapterModules(this.weights, modules, this.scale, 'lora');
       return await fn();
@@ -268,7 +268,15 @@ export class LoraAdapters implements ParamSource, Disposable {
         native().copy(w.handle, copy.handle);
         copy.dispose();
       }
-      for (const { part, adapter } of this.#attached) part.lora = adapter;
+      this.#setAttached(true);
+    }
+  }
+
+  /** Sets (or removes) each projection's `lora` field. */
+  #setAttached(on: boolean): void {
+    for (const { part, adapter } of this.#attached) {
+      if (on) part.lora = adapter;
+      else delete part.lora;
     }
   }
 

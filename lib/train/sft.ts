@@ -96,9 +96,9 @@ export function trainingTape(model: Model, isTrainable: (name: string) => boolea
   return new Tape().watch(...trainableTensors(params ?? model.weights, isTrainable));
 }
 
-/** Backpropagates `dlogp` (∂loss/∂logp, consumed) through the recorded forward into `grads`. */
-export function backwardInto(tape: Tape, logp: F32, dlogp: F32, grads: GradBuffers): void {
-  tape.backward(logp, dlogp, (param, g) => grads.add(param, g));
+/** Backpropagates `seed` (∂loss/∂root, consumed) from `root` through the recorded forward into `grads`. */
+export function backwardInto(tape: Tape, root: F32, seed: F32, grads: GradBuffers): void {
+  tape.backward(root, seed, (param, g) => grads.add(param, g));
 }
 
 export interface SftBackwardResult {
@@ -132,7 +132,7 @@ export function sftBackward(model: Model, batch: readonly SftExample[], grads: G
   let lossSum = 0;
   for (const lp of loss.logp.toArray()) lossSum -= lp;
   const t1 = performance.now();
-  tape.backward(rows.hidden, loss.dhidden!, (param, g) => grads.add(param, g));
+  backwardInto(tape, rows.hidden, loss.dhidden!, grads);
   return { lossSum, tokens, forwardMs: t1 - t0, backwardMs: performance.now() - t1 };
 }
 

@@ -54,10 +54,6 @@ void backwardRow(const TokenLogprobsBackwardArgs& a, const float* l, int64_t r, 
   d[a.targets[r]] += g;
 }
 
-}  // namespace
-
-namespace {
-
 // Whether any row of the chunk has a gradient; if none, its dx rows are zeroed here.
 bool chunkHasGradient(const TokenLogprobsBackwardArgs& a, int64_t r0, int64_t count) {
   for (int64_t i = 0; i < count; ++i)

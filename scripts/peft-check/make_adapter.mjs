@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachLora, loadModel, saveLoraAdapter } from '../../dist/index.js';
+import { createRng } from '../../dist/random.js';
 import { inputsOf, loadCase } from '../../test/model-golden-helpers.js';
 
 const MAIN = new URL('../..', import.meta.url).pathname;
@@ -11,18 +12,6 @@ const modelDir = join(MAIN, 'test/fixtures/qwen2_5_vl/tiny-model');
 const out = process.argv[2] ?? 'peft-check-out';
 const adapterDir = join(out, 'adapter');
 mkdirSync(out, { recursive: true });
-
-// mulberry32
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const textIds = [444, 17, 250, 3, 99, 401, 128, 7, 333, 56, 210, 445]; // 12 ids < 512
 const imgCase = await loadCase('single-image-f32');
@@ -59,10 +48,10 @@ function dump(name, logits, n) {
     targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
     vision: true, seed: 3,
   });
-  const r = rng(12345);
+  const r = createRng(12345);
   let nB = 0;
   for (const [name, t] of lora.params) {
-    if (name.includes('lora_B')) { t.write(Float32Array.from({ length: t.size }, () => (r() * 2 - 1) * 0.2)); nB++; }
+    if (name.includes('lora_B')) { t.write(Float32Array.from({ length: t.size }, () => r.uniform(-0.2, 0.2))); nB++; }
   }
   meta.nParams = lora.params.size;
   meta.nB = nB;
