@@ -92,6 +92,48 @@ test('rollouts from an OpenAI-compatible server on 127.0.0.1 (the package\'s own
   t.true(seen.every((x) => x.completionIds.length > 0 && x.samplerLogprobs?.length === x.completionIds.length), 'token ids and log-probs from the server');
 });
 
+// DAPO's dynamic sampling keeps the groups whose rewards differ. A reward that differs within
+// every group keeps round 1 and is the plain loop bit for bit; a constant reward (every group
+// flat) draws every round and trains nothing (β 0); a reward that differs only for some prompts
+// reports the flat share of what it sampled.
+test('dynamic sampling: more rounds only while too few groups differ; all differing is plain GRPO exactly', async (t) => {
+  const dir = await fixture();
+  const off = { rewardWeights: { accuracy: 0, format: 0 }, beta: 0 };
+  const plain = await runGrpo(config(dir, 'ds-plain', off), { rewardFunctions: [likesA] });
+  const kept = await runGrpo(config(dir, 'ds-kept', { ...off, dynamicSampling: { maxRounds: 3 } }), { rewardFunctions: [likesA] });
+  for (const m of kept.metrics) {
+    t.is(m.promptsSampled, 2);
+    t.is(m.fracRewardZeroStd, 0);
+  }
+  const bytes = (o) => readFileSync(join(dir, o, 'checkpoint-2', 'model.safetensors'));
+  t.true(bytes('ds-plain').equals(bytes('ds-kept')), 'with every group informative, dynamic sampling changed the run');
+  t.is(plain.metrics[1].promptsSampled, 2);
+
+  const constant = { name: 'constant', weight: 1, fn: () => 0.5 };
+  const flat = await runGrpo(config(dir, 'ds-flat', { ...off, dynamicSampling: { maxRounds: 3 } }), { rewardFunctions: [constant] });
+  for (const m of flat.metrics) {
+    t.is(m.promptsSampled, 6, 'three rounds of two prompts');
+    t.is(m.fracRewardZeroStd, 1);
+    t.is(m.loss, 0);
+    t.is(m.gradNorm, 0);
+  }
+
+  // Informative only for questions about an even-numbered record line: count what was sampled.
+  const seen = [];
+  const some = { name: 'some', weight: 1, fn: ({ completion, record }) => { seen.push(record.line); return record.line % 2 ? 0 : likesA.fn({ completion }); } };
+  const mixed = await runGrpo(config(dir, 'ds-mixed', { ...off, steps: 3, dynamicSampling: { maxRounds: 4 } }), { rewardFunctions: [some] });
+  let at = 0;
+  for (const m of mixed.metrics) {
+    const lines = seen.slice(at, (at += m.promptsSampled * 4)).filter((_, i) => i % 4 === 0);
+    t.is(m.fracRewardZeroStd, lines.filter((l) => l % 2).length / lines.length, `step ${m.step}: lines ${lines}`);
+    const informative = lines.filter((l) => l % 2 === 0).length;
+    // Rounds go on while fewer than two groups differ, for at most four rounds.
+    t.true(informative - lines.slice(-2).filter((l) => l % 2 === 0).length < 2, `step ${m.step}: another round though two groups differed: lines ${lines}`);
+    t.true(informative >= 2 || m.promptsSampled === 8, `step ${m.step}: stopped with too few differing groups: lines ${lines}`);
+  }
+  t.is(at, seen.length);
+});
+
 test('a bad GRPO config names the key', async (t) => {
   const dir = await fixture();
   await t.throwsAsync(runGrpo(config(dir, 'bad', { numGenerations: 1 })), { message: /'numGenerations' must be an integer ≥ 2, got 1/ });
@@ -99,4 +141,6 @@ test('a bad GRPO config names the key', async (t) => {
   await t.throwsAsync(runGrpo(config(dir, 'bad', { rollout: { source: 'openai' } })), { message: /rollout.baseUrl/ });
   await t.throwsAsync(runGrpo(config(dir, 'bad', { lora: { r: 0, alpha: 1 } })), { message: /'lora.r' must be an integer ≥ 1, got 0/ });
   await t.throwsAsync(runGrpo(config(dir, 'bad', { lora: { r: 2, alpha: 1, targetModules: ['qq_proj'] } })), { message: /lora.targetModules/ });
+  await t.throwsAsync(runGrpo(config(dir, 'bad', { dynamicSampling: { maxRounds: 0 } })), { message: /'dynamicSampling.maxRounds' must be an integer ≥ 1, got 0/ });
+  await t.throwsAsync(runGrpo(config(dir, 'bad', { dynamicSampling: { rounds: 2 } })), { message: /unknown key 'dynamicSampling.rounds'/ });
 });

@@ -143,7 +143,8 @@ async function demoTrain(argv: string[]): Promise<number> {
       onLog: (line) => process.stderr.write(`${stamp()} ${line}\n`),
       onSftStep: (m) => { if (m.step % 10 === 0 || m.step === m.totalSteps) process.stderr.write(`${stamp()} SFT step ${m.step}/${m.totalSteps}: loss ${m.loss.toFixed(3)}\n`); },
       onGrpoStep: (m) => process.stderr.write(`${stamp()} GRPO step ${m.step}/${m.totalSteps}: reward ${m.reward.toFixed(3)} ` +
-        `(accuracy ${m.accuracy.toFixed(2)}, format ${m.formatRate.toFixed(2)}), KL ${m.kl.toFixed(4)}, length ${m.completionLength.toFixed(0)}\n`),
+        `(accuracy ${m.accuracy.toFixed(2)}, format ${m.formatRate.toFixed(2)}), KL ${m.kl.toFixed(4)}, length ${m.completionLength.toFixed(0)}, ` +
+        `${m.promptsSampled} prompts (${(100 * m.fracRewardZeroStd).toFixed(0)}% of groups all equal)\n`),
     });
     const row = (name: string, s: { accuracy: number; formatRate: number } | null) =>
       `  ${name.padEnd(12)} ${s ? `${(100 * s.accuracy).toFixed(1).padStart(5)}%   ${(100 * s.formatRate).toFixed(1).padStart(5)}%` : '(not scored)'}\n`;

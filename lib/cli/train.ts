@@ -88,7 +88,7 @@ export async function train(argv: string[]): Promise<number> {
         resume, signal: controller.signal, onLog,
         onStep: (m) => {
           bar ??= new ProgressBar(m.totalSteps, 'grpo');
-          bar.tick(1, `reward ${m.reward.toFixed(3)} acc ${m.accuracy.toFixed(2)} fmt ${m.formatRate.toFixed(2)} kl ${m.kl.toExponential(1)} len ${m.completionLength.toFixed(0)}`);
+          bar.tick(1, `reward ${m.reward.toFixed(3)} acc ${m.accuracy.toFixed(2)} fmt ${m.formatRate.toFixed(2)} kl ${m.kl.toExponential(1)} len ${m.completionLength.toFixed(0)} flat ${(100 * m.fracRewardZeroStd).toFixed(0)}%`);
         },
       });
       bar?.finish();

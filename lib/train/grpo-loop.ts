@@ -46,6 +46,12 @@ export interface GrpoConfig extends CommonLoopConfig {
   importanceSamplingLevel: 'token' | 'sequence';
   scaleRewards: ScaleRewards;
   rewardWeights: { accuracy: number; format: number };
+  /**
+   * DAPO's dynamic sampling: a group whose rewards are all equal has zero advantage and teaches
+   * nothing but the KL term, so up to `maxRounds` batches of prompts are rolled out per step and
+   * the groups with differing rewards fill the batch first (then the others, if too few differ).
+   */
+  dynamicSampling?: { maxRounds: number };
   /** Where rollouts come from: the local engine (default) or an OpenAI-compatible server. */
   rollout?: { source: 'engine' | 'openai'; baseUrl?: string; model?: string; apiKey?: string };
 }
@@ -71,6 +77,7 @@ export const GRPO_SCHEMA: Schema = {
   scaleRewards: { type: 'enum', values: ['group', 'batch', 'none'], default: 'group' },
   rewardWeights: { type: 'object', rules: { accuracy: { type: 'number', min: 0, default: 1 }, format: { type: 'number', min: 0, default: 1 } } },
   schedule: { type: 'enum', values: ['constant', 'cosine'], default: 'constant' },
+  dynamicSampling: { type: 'object', rules: { maxRounds: { type: 'number', integer: true, min: 1, default: 4 } } },
   rollout: { type: 'object', rules: {
     source: { type: 'enum', values: ['engine', 'openai'], default: 'engine' },
     baseUrl: { type: 'string' }, model: { type: 'string' }, apiKey: { type: 'string' },
@@ -90,12 +97,18 @@ export interface GrpoStepMetrics {
   /** Mean and std of each reward function over the step's completions, and of their weighted sum. */
   rewards: Record<string, { mean: number; std: number }>;
   reward: number;
+  /** Share of the completions whose answer is right (accuracy reward 1). */
   accuracy: number;
+  /** Share of the completions that are well formed (format reward > 0; the reward itself pays 0.5). */
   formatRate: number;
   kl: number;
   entropy: number;
   clipRatio: { low: number; high: number; region: number };
   completionLength: number;
+  /** Share of the sampled groups whose rewards were all equal (zero advantage), as TRL logs it. */
+  fracRewardZeroStd: number;
+  /** Prompts rolled out this step (batchSize, or more with dynamic sampling). */
+  promptsSampled: number;
   rolloutTokensPerSecond: number;
   updateTokensPerSecond: number;
   /** Share of the step's time per stage (rollout, reward, reference, update). */
@@ -121,6 +134,13 @@ function padded(values: ArrayLike<number>, lengths: number[], T: number): Float3
   let at = 0;
   lengths.forEach((n, b) => { for (let t = 0; t < n; t++) out[b * T + t] = values[at++]; });
   return out;
+}
+
+/** One prompt's G rollouts and their rewards [G][functions]. */
+interface Group {
+  prompt: { record: McqRecord; prompt: RolloutPrompt; text: string };
+  rollouts: Rollout[];
+  rewards: number[][];
 }
 
 export interface GrpoRunOptions extends TrainCallbacks<GrpoStepMetrics> {
@@ -186,33 +206,55 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
     };
     while (trainer.step < config.steps) {
       await betweenSteps(opts.signal);
-      // 1. rollouts: G completions per prompt, seeded by (seed, step, prompt) for exact resumes.
-      const t0 = performance.now();
-      const picked = Array.from({ length: config.batchSize }, () => prompts[order.at(trainer.consumed++)]);
-      const rollouts: Rollout[] = [];
-      const generateAll = async () => {
-        for (const [i, p] of picked.entries()) {
-          const rs = await source.generate(p.prompt, {
-            numGenerations: G, temperature: tau, topP: config.topP, maxCompletionLength: config.maxCompletionLength,
-            stopStrings: ['</answer>'], seed: deriveSeed('grpo-rollout', config.seed, trainer.step, i),
+      // 1. rollouts: G completions per prompt, seeded by (seed, step, prompt) for exact resumes,
+      // and 2. their rewards. With dynamic sampling, more rounds until enough groups differ.
+      let rolloutSeconds = 0, rewardSeconds = 0, sampledRollouts = 0, sampledTokens = 0, zeroStdGroups = 0;
+      const informative: Group[] = [], flat: Group[] = [], sampledRewards: number[][] = [], sampledWeighted: number[] = [];
+      const sampleRounds = async () => {
+        const rounds = config.dynamicSampling?.maxRounds ?? 1;
+        for (let round = 0; round < rounds && informative.length < config.batchSize; round++) {
+          const t0 = performance.now();
+          const drawn = Array.from({ length: config.batchSize }, () => prompts[order.at(trainer.consumed++)]);
+          const rollouts: Rollout[] = [];
+          for (const [i, p] of drawn.entries()) {
+            const rs = await source.generate(p.prompt, {
+              numGenerations: G, temperature: tau, topP: config.topP, maxCompletionLength: config.maxCompletionLength,
+              stopStrings: ['</answer>'], seed: deriveSeed('grpo-rollout', config.seed, trainer.step, round * config.batchSize + i),
+            });
+            if (rs.length !== G) throw new Error(`rollout source returned ${rs.length} completions for prompt ${i}, expected ${G}`);
+            rollouts.push(...rs.map(endTurn));
+          }
+          const t1 = performance.now();
+          // Rewards score the decoded completion tokens (what the loss trains on): generation drops
+          // the stop string from `text`, and without '</answer>' no completion would be well formed.
+          const completionText = (r: Rollout) => processor.tokenizer.decode(r.completionIds, { skipSpecialTokens: true });
+          const scored = await scoreCompletions(rewardFns, rollouts.map((r, b) => ({ prompt: drawn[Math.floor(b / G)].text, completion: completionText(r), record: drawn[Math.floor(b / G)].record })));
+          const { isStdZero, rewards } = computeAdvantages({
+            rewardsPerFunc: { data: scored.perFunction.flat(), shape: [rollouts.length, rewardFns.length] }, rewardWeights: scored.weights, groupSize: G, scaleRewards: 'group',
           });
-          if (rs.length !== G) throw new Error(`rollout source returned ${rs.length} completions for prompt ${i}, expected ${G}`);
-          rollouts.push(...rs.map(endTurn));
+          drawn.forEach((p, j) => {
+            const group = { prompt: p, rollouts: rollouts.slice(j * G, (j + 1) * G), rewards: scored.perFunction.slice(j * G, (j + 1) * G) };
+            (config.dynamicSampling && isStdZero[j * G] ? flat : informative).push(group);
+          });
+          sampledRewards.push(...scored.perFunction);
+          sampledWeighted.push(...rewards);
+          zeroStdGroups += drawn.filter((_, j) => isStdZero[j * G]).length;
+          sampledRollouts += rollouts.length;
+          sampledTokens += rollouts.reduce((s, r) => s + r.completionIds.length, 0);
+          rolloutSeconds += (t1 - t0) / 1000;
+          rewardSeconds += (performance.now() - t1) / 1000;
         }
       };
       // The local engine samples from the adapted policy: adapters merged for the rollouts.
-      await (lora && engine ? lora.withMerged(generateAll) : generateAll());
-      const t1 = performance.now();
-      // 2. rewards and advantages.
+      await (lora && engine ? lora.withMerged(sampleRounds) : sampleRounds());
+      const groups = [...informative, ...flat].slice(0, config.batchSize);
+      const picked = groups.map((g) => g.prompt), rollouts = groups.flatMap((g) => g.rollouts);
       const B = rollouts.length;
-      // Rewards score the decoded completion tokens (what the loss trains on): generation drops
-      // the stop string from `text`, and without '</answer>' no completion would be well formed.
-      const completionText = (r: Rollout) => processor.tokenizer.decode(r.completionIds, { skipSpecialTokens: true });
-      const scored = await scoreCompletions(rewardFns, rollouts.map((r, b) => ({ prompt: picked[Math.floor(b / G)].text, completion: completionText(r), record: picked[Math.floor(b / G)].record })));
-      const adv = computeAdvantages({
-        rewardsPerFunc: { data: scored.perFunction.flat(), shape: [B, rewardFns.length] }, rewardWeights: scored.weights, groupSize: G, scaleRewards: config.scaleRewards,
-      });
       const t2 = performance.now();
+      const adv = computeAdvantages({
+        rewardsPerFunc: { data: groups.flatMap((g) => g.rewards).flat(), shape: [B, rewardFns.length] },
+        rewardWeights: rewardFns.map((f) => f.weight), groupSize: G, scaleRewards: config.scaleRewards,
+      });
       // 3. reference and old-policy log-probs (no gradient).
       const batch = rollouts.map((r, b) => ({ inputs: picked[Math.floor(b / G)].prompt.inputs, completionIds: r.completionIds }));
       const refLogp = config.beta === 0 ? undefined
@@ -269,18 +311,22 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
       }
       const t4 = performance.now();
       trainer.step++;
-      const col = (k: number) => scored.perFunction.map((r) => r[k]);
+      // Reward metrics describe the policy: every sampled completion, not only the kept groups.
+      const col = (k: number) => sampledRewards.map((r) => r[k]);
       const rewardStats = Object.fromEntries(rewardFns.map((f, k) => [f.name, meanStd(col(k))]));
+      const share = (name: string, ok: (r: number) => boolean) => meanStd(col(rewardFns.findIndex((f) => f.name === name)).map((r) => (ok(r) ? 1 : 0))).mean;
       const m: GrpoStepMetrics = {
         step: trainer.step, totalSteps: config.steps, loss: lossSum / config.numIterations, lr, gradNorm,
-        rewards: rewardStats, reward: meanStd(Array.from(adv.rewards)).mean,
-        accuracy: rewardStats.accuracy.mean, formatRate: rewardStats.format.mean,
+        rewards: rewardStats, reward: meanStd(sampledWeighted).mean,
+        accuracy: share('accuracy', (r) => r === 1), formatRate: share('format', (r) => r > 0),
         kl: tokens ? klSum / tokens : 0, entropy: tokens ? entSum / tokens : 0,
         clipRatio: { low: clipCount ? low / clipCount : 0, high: clipCount ? high / clipCount : 0, region: clipCount ? region / clipCount : 0 },
         completionLength: numItems / B,
-        rolloutTokensPerSecond: numItems / ((t1 - t0) / 1000),
+        fracRewardZeroStd: zeroStdGroups / (sampledRollouts / G),
+        promptsSampled: sampledRollouts / G,
+        rolloutTokensPerSecond: sampledTokens / rolloutSeconds,
         updateTokensPerSecond: (numItems + batch.reduce((s, b) => s + b.inputs.inputIds.length, 0)) * config.numIterations / ((t4 - t3) / 1000),
-        seconds: { rollout: (t1 - t0) / 1000, reward: (t2 - t1) / 1000, reference: (t3 - t2) / 1000, update: (t4 - t3) / 1000 },
+        seconds: { rollout: rolloutSeconds, reward: rewardSeconds, reference: (t3 - t2) / 1000, update: (t4 - t3) / 1000 },
         ...(skipped ? { skipped } : {}),
       };
       metrics.append(m);
