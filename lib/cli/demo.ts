@@ -28,7 +28,7 @@ export const demoCommand: CommandSpec = {
 
 export const demoTrainCommand: CommandSpec = {
   name: 'demo train',
-  summary: 'Train the demo model from random weights on 2 CPU cores (about 6 minutes): synthetic data, SFT on reasoning traces, then GRPO; ' +
+  summary: 'Train the demo model from random weights on 2 CPU cores (about 7 minutes): synthetic data, SFT on reasoning traces, then GRPO; ' +
     'prints held-out accuracy and format rate of both models next to chance and writes OUTPUT/demo-report.json.',
   options: {
     output: { type: 'string', value: 'DIR', description: 'folder for data, checkpoints, reward.svg and demo-report.json (default gmai-demo-train)' },
