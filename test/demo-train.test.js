@@ -46,6 +46,8 @@ test('the package ships the trained demo model, and gmai demo answers a held-out
   t.regex(stderr, /trained by `gmai demo train`/);
   t.regex(stdout, /held-out question 0 /);
   t.regex(stdout, /parsed: letter=[A-D] format_ok=true: (correct|wrong \(correct: [A-D]\))/);
+  // Its generation config ends generation at '</answer>', where GRPO's rollouts ended.
+  t.regex(stdout, /<\/answer>\n\nparsed:/);
 });
 
 test('gmai infer defaults to the shipped demo model', async (t) => {
@@ -84,6 +86,7 @@ test('gmai demo train, smaller: SFT then GRPO run end to end and write demo-repo
   t.deepEqual(report.sftTasks, ['side', 'count', 'quadrant', 'largest']);
   t.is(r.example.answer, report.example.answer);
   t.true(existsSync(join(dir, 'grpo', 'reward.svg')));
+  t.deepEqual(JSON.parse(readFileSync(join(dir, 'model', 'generation_config.json'), 'utf8')).stop_strings, ['</answer>']);
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json', 'demo.json']) t.true(existsSync(join(dir, 'model', f)), f);
   t.false(existsSync(join(dir, 'model', 'optimizer.safetensors')), 'the exported model carries no optimizer state');
   t.log(`reward: first quarter ${r.grpoReward.first.toFixed(3)}, last quarter ${r.grpoReward.last.toFixed(3)}; held-out ${JSON.stringify(r.grpo)}`);

@@ -121,3 +121,36 @@ test('model.generate on a folder with a tokenizer decodes text and stops at <|im
     model.dispose();
   }
 });
+
+// A model folder's generation_config.json `stop_strings` (transformers' GenerationConfig) end
+// generation after the string, which stays in the text; a request's stopStrings end it before,
+// which the text leaves out. The golden model's ids decode as "<id>", so a stop string can be
+// picked from a greedy run's own text.
+test("generation_config stop_strings end generation after the string (kept); a request's stopStrings before it (left out)", async (t) => {
+  const { cpSync, mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const c = await loadCase('text-only-f32');
+  const want = Array.from(c.tensors.get('generate.new_tokens').data);
+  t.true(want.length >= 4, 'the golden run is long enough to stop inside it');
+  const stop = `<${want[2]}>`;
+  const firstAt = want.findIndex((id) => `<${id}>` === stop);
+  const dir = mkdtempSync(join(tmpdir(), 'gmai-stop-strings-'));
+  cpSync(c.modelDir, dir, { recursive: true });
+  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: [], stop_strings: stop }));
+  const model = await loadModel(dir);
+  try {
+    t.deepEqual(model.config.stopStrings, [stop]);
+    const gen = createGenerator(model, idTokenizer);
+    const opts = { temperature: 0, maxNewTokens: want.length, stopTokenIds: [] };
+    const kept = (await collect(gen.generate(inputsOf(c), opts))).result[0];
+    t.is(kept.finishReason, 'stop');
+    t.deepEqual(kept.tokens, want.slice(0, firstAt + 1));
+    t.is(kept.text, want.slice(0, firstAt + 1).map((id) => `<${id}>`).join(''));
+    const left = (await collect(gen.generate(inputsOf(c), { ...opts, stopStrings: [stop] }))).result[0];
+    t.is(left.finishReason, 'stop');
+    t.is(left.text, want.slice(0, firstAt).map((id) => `<${id}>`).join(''));
+  } finally {
+    model.dispose();
+  }
+});

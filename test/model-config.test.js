@@ -49,6 +49,16 @@ test('eos comes from generation_config.json (list form too)', (t) => {
   t.deepEqual(c.tokens.eos, [445, 443]);
 });
 
+test('stop_strings come from generation_config.json (a string or a list); bad ones name the file', (t) => {
+  t.deepEqual(parseConfig(flat()).stopStrings, []);
+  t.deepEqual(parseConfig(flat(), { generation: { stop_strings: '</answer>' } }).stopStrings, ['</answer>']);
+  t.deepEqual(parseConfig(flat(), { generation: { stop_strings: ['</answer>', 'END'] } }).stopStrings, ['</answer>', 'END']);
+  for (const bad of [3, [''], ['ok', 7], '']) {
+    t.throws(() => parseConfig(flat(), { generation: { stop_strings: bad }, generationFile: '/m/generation_config.json' }),
+      { message: /stop_strings in \/m\/generation_config\.json must be a non-empty string or a list of them/ }, JSON.stringify(bad));
+  }
+});
+
 test('errors name the field and the file', (t) => {
   const missing = flat();
   delete missing.num_key_value_heads;

@@ -5,7 +5,7 @@
 // with greedy decoding through the ordinary inference path (a model server, askImage,
 // parseAnswer), and the result is written to demo-report.json. Every heavy part runs in a worker
 // (trainSft, trainGrpo, startModelServer), so the calling thread stays free.
-import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { SyntheticRecord } from '../data/synthetic/dataset.js';
 import { reasoningTrace, syntheticCorpus, TASKS, type SyntheticTask } from '../data/synthetic/tasks.js';
@@ -111,6 +111,11 @@ export async function exportModel(checkpoint: string, dir: string): Promise<void
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   for (const f of await readdir(checkpoint)) if (MODEL_FILES.test(f)) await copyFile(join(checkpoint, f), join(dir, f));
+  // GRPO's rollouts ended at '</answer>', so nothing after it was ever trained: the model's
+  // generation config ends generation there too (transformers' stop_strings), as it was trained.
+  const generationFile = join(dir, 'generation_config.json');
+  const generation = JSON.parse(await readFile(generationFile, 'utf8'));
+  await writeFileAtomic(generationFile, JSON.stringify({ ...generation, stop_strings: ['</answer>'] }, null, 2) + '\n');
 }
 
 /**

@@ -51,7 +51,10 @@ export interface GenerateRequest<Prompt> {
   prompt: Prompt;
   maxNewTokens: number;
   stopTokenIds: number[];
+  /** Generation ends before one of these; they are not in the text (OpenAI's `stop`). */
   stopStrings?: string[];
+  /** Generation ends after one of these; they stay in the text (a model's `stop_strings`). */
+  keptStopStrings?: string[];
   /** Token ids never to generate (e.g. image placeholders); their logits become -Infinity. */
   suppressTokenIds?: number[];
   sampling?: SamplingParams;
@@ -163,7 +166,7 @@ export class GenerationEngine<Prompt> {
     job.lastLogits = first.logits;
     job.sequences = seqs.map((seq, index) => ({
       seq, index, tokens: [], logprobs: [], text: '', request: job,
-      decoder: this.makeDecoder(), stops: new StopStringMatcher(job.req.stopStrings ?? []),
+      decoder: this.makeDecoder(), stops: new StopStringMatcher(job.req.stopStrings ?? [], job.req.keptStopStrings ?? []),
     }));
     if (job.req.maxNewTokens === 0) { this.complete(job); return; }
     // The first token of each sequence comes from the prefill logits (shared by all G).

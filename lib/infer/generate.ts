@@ -19,6 +19,10 @@ export interface GenerateOptions extends SamplingParams {
   maxNewTokens?: number;
   /** Extra stop token ids (EOS and <|im_end|> are always included). */
   stopTokenIds?: number[];
+  /**
+   * Generation ends before one of these, which the text leaves out. The model's own
+   * generation_config `stop_strings` always apply too, and stay in the text (as in transformers).
+   */
   stopStrings?: string[];
   numReturnSequences?: number;
   /** Report the k most likely tokens at each step with their raw log-probs (0–20). */
@@ -89,6 +93,7 @@ export function createGenerator(model: Model, tokenizer: TokenizerLike): Generat
         maxNewTokens: options.maxNewTokens ?? 512,
         stopTokenIds: [...defaultStops, ...(options.stopTokenIds ?? [])],
         stopStrings: options.stopStrings,
+        keptStopStrings: model.config.stopStrings,
         suppressTokenIds: placeholders,
         numReturnSequences: options.numReturnSequences,
         topLogprobs: options.topLogprobs,

@@ -55,6 +55,12 @@ export interface ModelConfig {
   tokens: TokenIds;
   /** The checkpoint's stored dtype (`torch_dtype` / `dtype`), if the file says. */
   torchDtype: string | null;
+  /**
+   * generation_config.json's `stop_strings` (transformers' GenerationConfig): generation ends once
+   * one of them is produced, and it stays in the text. A GRPO-trained model whose rollouts stopped
+   * at `</answer>` says so here.
+   */
+  stopStrings: string[];
   layout: 'flat' | 'nested';
 }
 
@@ -265,7 +271,19 @@ export function parseConfig(
   const dtypeReader = firstWith(textReaders, 'torch_dtype');
   const torchDtype = dtypeReader.has('torch_dtype') ? dtypeReader.str('torch_dtype')
     : top.has('dtype') ? top.str('dtype') : null;
-  return { text, vision, tokens, torchDtype, layout: nested ? 'nested' : 'flat' };
+  const stopStrings = parseStopStrings(generation, opts.generationFile ?? 'generation_config.json');
+  return { text, vision, tokens, torchDtype, stopStrings, layout: nested ? 'nested' : 'flat' };
+}
+
+/** `stop_strings`: a string or a list of non-empty strings (absent: none). */
+function parseStopStrings(generation: Json | null, file: string): string[] {
+  const raw = generation?.stop_strings;
+  if (raw === undefined || raw === null) return [];
+  const list = Array.isArray(raw) ? raw : [raw];
+  if (!list.every((x) => typeof x === 'string' && x.length > 0)) {
+    throw new TypeError(`stop_strings in ${file} must be a non-empty string or a list of them, got ${JSON.stringify(raw)}`);
+  }
+  return list as string[];
 }
 
 async function readJsonFile(path: string, optional: boolean): Promise<unknown> {
