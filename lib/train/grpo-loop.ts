@@ -136,11 +136,14 @@ function padded(values: ArrayLike<number>, lengths: number[], T: number): Float3
   return out;
 }
 
-/** One prompt's G rollouts and their rewards [G][functions]. */
+/** One prompt's G rollouts, their rewards [G][functions] and weighted sums [G]. */
 interface Group {
   prompt: { record: McqRecord; prompt: RolloutPrompt; text: string };
   rollouts: Rollout[];
   rewards: number[][];
+  weighted: number[];
+  /** All G weighted rewards equal: zero advantage. */
+  flat: boolean;
 }
 
 export interface GrpoRunOptions extends TrainCallbacks<GrpoStepMetrics> {
@@ -185,6 +188,7 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
     ...defaultRewardFunctions().map((f) => ({ ...f, weight: config.rewardWeights?.[f.name as 'accuracy' | 'format'] ?? f.weight })),
     ...(opts.rewardFunctions ?? []),
   ];
+  const rewardWeights = rewardFns.map((f) => f.weight);
   try {
     using opt = AdamW.forModel(trained.trained, { weightDecay: config.weightDecay, maxGradNorm: config.maxGradNorm });
     const trainer = resumeState(ckpt, opt, { step: 0, consumed: 0, seed: config.seed, config }, log);
@@ -204,56 +208,58 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
       const cutAtStopString = r.finishReason === 'stop' && !closed;
       return ids.length === 0 || cutAtStopString ? { ...r, completionIds: Int32Array.from([...ids, imEnd]) } : r;
     };
+    // Rewards score the decoded completion tokens (what the loss trains on): generation drops
+    // the stop string from `text`, and without '</answer>' no completion would be well formed.
+    const completionText = (r: Rollout) => processor.tokenizer.decode(r.completionIds, { skipSpecialTokens: true });
+    /** One batch of prompts: G completions each, seeded by (seed, step, prompt) for exact resumes, and their rewards. */
+    const sampleRound = async (round: number): Promise<{ groups: Group[]; rolloutSeconds: number; rewardSeconds: number }> => {
+      const t0 = performance.now();
+      const drawn = Array.from({ length: config.batchSize }, () => prompts[order.at(trainer.consumed++)]);
+      const rollouts: Rollout[] = [];
+      for (const [i, p] of drawn.entries()) {
+        const rs = await source.generate(p.prompt, {
+          numGenerations: G, temperature: tau, topP: config.topP, maxCompletionLength: config.maxCompletionLength,
+          stopStrings: ['</answer>'], seed: deriveSeed('grpo-rollout', config.seed, trainer.step, round * config.batchSize + i),
+        });
+        if (rs.length !== G) throw new Error(`rollout source returned ${rs.length} completions for prompt ${i}, expected ${G}`);
+        rollouts.push(...rs.map(endTurn));
+      }
+      const t1 = performance.now();
+      const scored = await scoreCompletions(rewardFns, rollouts.map((r, b) => ({ prompt: drawn[Math.floor(b / G)].text, completion: completionText(r), record: drawn[Math.floor(b / G)].record })));
+      const { isStdZero, rewards } = computeAdvantages({
+        rewardsPerFunc: { data: scored.perFunction.flat(), shape: [rollouts.length, rewardFns.length] }, rewardWeights, groupSize: G, scaleRewards: 'group',
+      });
+      const groups = drawn.map((p, j) => ({
+        prompt: p, rollouts: rollouts.slice(j * G, (j + 1) * G), rewards: scored.perFunction.slice(j * G, (j + 1) * G),
+        weighted: Array.from(rewards.subarray(j * G, (j + 1) * G)), flat: isStdZero[j * G] === 1,
+      }));
+      return { groups, rolloutSeconds: (t1 - t0) / 1000, rewardSeconds: (performance.now() - t1) / 1000 };
+    };
     while (trainer.step < config.steps) {
       await betweenSteps(opts.signal);
-      // 1. rollouts: G completions per prompt, seeded by (seed, step, prompt) for exact resumes,
-      // and 2. their rewards. With dynamic sampling, more rounds until enough groups differ.
-      let rolloutSeconds = 0, rewardSeconds = 0, sampledRollouts = 0, sampledTokens = 0, zeroStdGroups = 0;
-      const informative: Group[] = [], flat: Group[] = [], sampledRewards: number[][] = [], sampledWeighted: number[] = [];
+      // 1. rollouts and 2. their rewards; with dynamic sampling, more rounds until enough groups differ.
+      let rolloutSeconds = 0, rewardSeconds = 0;
+      const sampled: Group[] = [];
       const sampleRounds = async () => {
         const rounds = config.dynamicSampling?.maxRounds ?? 1;
-        for (let round = 0; round < rounds && informative.length < config.batchSize; round++) {
-          const t0 = performance.now();
-          const drawn = Array.from({ length: config.batchSize }, () => prompts[order.at(trainer.consumed++)]);
-          const rollouts: Rollout[] = [];
-          for (const [i, p] of drawn.entries()) {
-            const rs = await source.generate(p.prompt, {
-              numGenerations: G, temperature: tau, topP: config.topP, maxCompletionLength: config.maxCompletionLength,
-              stopStrings: ['</answer>'], seed: deriveSeed('grpo-rollout', config.seed, trainer.step, round * config.batchSize + i),
-            });
-            if (rs.length !== G) throw new Error(`rollout source returned ${rs.length} completions for prompt ${i}, expected ${G}`);
-            rollouts.push(...rs.map(endTurn));
-          }
-          const t1 = performance.now();
-          // Rewards score the decoded completion tokens (what the loss trains on): generation drops
-          // the stop string from `text`, and without '</answer>' no completion would be well formed.
-          const completionText = (r: Rollout) => processor.tokenizer.decode(r.completionIds, { skipSpecialTokens: true });
-          const scored = await scoreCompletions(rewardFns, rollouts.map((r, b) => ({ prompt: drawn[Math.floor(b / G)].text, completion: completionText(r), record: drawn[Math.floor(b / G)].record })));
-          const { isStdZero, rewards } = computeAdvantages({
-            rewardsPerFunc: { data: scored.perFunction.flat(), shape: [rollouts.length, rewardFns.length] }, rewardWeights: scored.weights, groupSize: G, scaleRewards: 'group',
-          });
-          drawn.forEach((p, j) => {
-            const group = { prompt: p, rollouts: rollouts.slice(j * G, (j + 1) * G), rewards: scored.perFunction.slice(j * G, (j + 1) * G) };
-            (config.dynamicSampling && isStdZero[j * G] ? flat : informative).push(group);
-          });
-          sampledRewards.push(...scored.perFunction);
-          sampledWeighted.push(...rewards);
-          zeroStdGroups += drawn.filter((_, j) => isStdZero[j * G]).length;
-          sampledRollouts += rollouts.length;
-          sampledTokens += rollouts.reduce((s, r) => s + r.completionIds.length, 0);
-          rolloutSeconds += (t1 - t0) / 1000;
-          rewardSeconds += (performance.now() - t1) / 1000;
+        for (let round = 0; round < rounds && sampled.filter((g) => !g.flat).length < config.batchSize; round++) {
+          const r = await sampleRound(round);
+          sampled.push(...r.groups);
+          rolloutSeconds += r.rolloutSeconds;
+          rewardSeconds += r.rewardSeconds;
         }
       };
       // The local engine samples from the adapted policy: adapters merged for the rollouts.
       await (lora && engine ? lora.withMerged(sampleRounds) : sampleRounds());
-      const groups = [...informative, ...flat].slice(0, config.batchSize);
+      // Dynamic sampling trains the groups that differ first; plain GRPO, the one round as drawn.
+      const groups = config.dynamicSampling
+        ? [...sampled.filter((g) => !g.flat), ...sampled.filter((g) => g.flat)].slice(0, config.batchSize) : sampled;
       const picked = groups.map((g) => g.prompt), rollouts = groups.flatMap((g) => g.rollouts);
       const B = rollouts.length;
       const t2 = performance.now();
       const adv = computeAdvantages({
         rewardsPerFunc: { data: groups.flatMap((g) => g.rewards).flat(), shape: [B, rewardFns.length] },
-        rewardWeights: rewardFns.map((f) => f.weight), groupSize: G, scaleRewards: config.scaleRewards,
+        rewardWeights, groupSize: G, scaleRewards: config.scaleRewards,
       });
       // 3. reference and old-policy log-probs (no gradient).
       const batch = rollouts.map((r, b) => ({ inputs: picked[Math.floor(b / G)].prompt.inputs, completionIds: r.completionIds }));
@@ -312,19 +318,20 @@ export async function runGrpo(raw: GrpoConfig, opts: GrpoRunOptions = {}): Promi
       const t4 = performance.now();
       trainer.step++;
       // Reward metrics describe the policy: every sampled completion, not only the kept groups.
+      const sampledRewards = sampled.flatMap((g) => g.rewards);
       const col = (k: number) => sampledRewards.map((r) => r[k]);
       const rewardStats = Object.fromEntries(rewardFns.map((f, k) => [f.name, meanStd(col(k))]));
       const share = (name: string, ok: (r: number) => boolean) => meanStd(col(rewardFns.findIndex((f) => f.name === name)).map((r) => (ok(r) ? 1 : 0))).mean;
       const m: GrpoStepMetrics = {
         step: trainer.step, totalSteps: config.steps, loss: lossSum / config.numIterations, lr, gradNorm,
-        rewards: rewardStats, reward: meanStd(sampledWeighted).mean,
+        rewards: rewardStats, reward: meanStd(sampled.flatMap((g) => g.weighted)).mean,
         accuracy: share('accuracy', (r) => r === 1), formatRate: share('format', (r) => r > 0),
         kl: tokens ? klSum / tokens : 0, entropy: tokens ? entSum / tokens : 0,
         clipRatio: { low: clipCount ? low / clipCount : 0, high: clipCount ? high / clipCount : 0, region: clipCount ? region / clipCount : 0 },
         completionLength: numItems / B,
-        fracRewardZeroStd: zeroStdGroups / (sampledRollouts / G),
-        promptsSampled: sampledRollouts / G,
-        rolloutTokensPerSecond: sampledTokens / rolloutSeconds,
+        fracRewardZeroStd: sampled.filter((g) => g.flat).length / sampled.length,
+        promptsSampled: sampled.length,
+        rolloutTokensPerSecond: sampled.reduce((s, g) => s + g.rollouts.reduce((n, r) => n + r.completionIds.length, 0), 0) / rolloutSeconds,
         updateTokensPerSecond: (numItems + batch.reduce((s, b) => s + b.inputs.inputIds.length, 0)) * config.numIterations / ((t4 - t3) / 1000),
         seconds: { rollout: rolloutSeconds, reward: rewardSeconds, reference: (t3 - t2) / 1000, update: (t4 - t3) / 1000 },
         ...(skipped ? { skipped } : {}),
